@@ -46,7 +46,7 @@ ANNOTATION_REF_NAME: Final = "org.opencontainers.image.ref.name"
 
 # --- digests -----------------------------------------------------------------------------
 
-_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+_DIGEST_RE = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
 _HEX_LENGTHS: Final = {"sha256": 64, "sha512": 128}
 
 

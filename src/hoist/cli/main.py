@@ -28,17 +28,41 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "load": ("load", "import a docker save tarball or OCI layout", "hoist load app.tar"),
     "pack": ("pack", "build a one-layer image from a directory", "hoist pack ./site -t web:1"),
     "images": ("images", "list images in the local store", "hoist images"),
-    "tag": ("tag", "give an image a second name", "hoist tag myapp:1.4.0 reg.example.com/team/myapp:1.4.0"),
+    "tag": (
+        "tag",
+        "give an image a second name",
+        "hoist tag myapp:1.4.0 reg.example.com/team/myapp:1.4.0",
+    ),
     "rmi": ("rmi", "remove image names from the local store", "hoist rmi myapp:1.4.0"),
     "login": ("login", "log in to a registry", "hoist login registry.example.com"),
     "logout": ("logout", "remove stored credentials", "hoist logout registry.example.com"),
-    "push": ("push", "push an image from the local store", "hoist push reg.example.com/team/myapp:1.4.0"),
-    "pull": ("pull", "pull an image into the local store", "hoist pull reg.example.com/team/myapp:1.4.0"),
-    "copy": ("copy", "copy an image between any two places", "hoist copy oci:./out:1 reg.example.com/app:1"),
-    "inspect": ("inspect", "show an image's manifest and config", "hoist inspect reg.example.com/app:1"),
+    "push": (
+        "push",
+        "push an image from the local store",
+        "hoist push reg.example.com/team/myapp:1.4.0",
+    ),
+    "pull": (
+        "pull",
+        "pull an image into the local store",
+        "hoist pull reg.example.com/team/myapp:1.4.0",
+    ),
+    "copy": (
+        "copy",
+        "copy an image between any two places",
+        "hoist copy oci:./out:1 reg.example.com/app:1",
+    ),
+    "inspect": (
+        "inspect",
+        "show an image's manifest and config",
+        "hoist inspect reg.example.com/app:1",
+    ),
     "tags": ("tags", "list a repository's tags", "hoist tags reg.example.com/team/myapp"),
     "serve": ("serve", "run the embedded OCI registry", "hoist serve --addr 127.0.0.1:5000"),
-    "registry": ("registry_admin", "maintain the embedded registry (gc, check)", "hoist registry gc --root DIR"),
+    "registry": (
+        "registry_admin",
+        "maintain the embedded registry (gc, check)",
+        "hoist registry gc --root DIR",
+    ),
 }
 
 

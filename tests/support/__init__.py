@@ -1,0 +1,1 @@
+"""Shared test support: starting real peers (docker-registry, skopeo, podman) on loopback."""
