@@ -1,0 +1,551 @@
+"""`hoist load`: bring a `docker save` tarball or an OCI layout (dir or tar) into the store.
+
+Everything is staged first and believed only when verified: manifests and blobs against their
+descriptors, every layer against the config's `rootfs.diff_ids`. Uncompressed layers (what
+`docker save` writes) are gzip-compressed once, in parallel and deterministically
+(`hoist.store.compress`), and the diffID -> compressed-blob mapping is recorded so no later
+push or export compresses again; a layer the store already has compressed is only hashed.
+Staged blobs move into the store only after the whole source checked out, and names are set
+last, in one index update: a bad archive leaves the store exactly as it was.
+
+Formats: the legacy `manifest.json` docker archive (podman, Docker < 25), the OCI layout that
+Docker 25+ and skopeo write (names from `io.containerd.image.name`, or from
+`org.opencontainers.image.ref.name` when that holds a full name rather than a bare tag), and
+multi-platform indexes, which are kept whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final, cast
+
+from isal import igzip
+
+from hoist.errors import (
+    DigestMismatchError,
+    HoistError,
+    InvalidContentError,
+    InvalidReferenceError,
+)
+from hoist.oci import (
+    ANNOTATION_REF_NAME,
+    DOCKER_CONFIG,
+    DOCKER_LAYER,
+    DOCKER_LAYER_GZIP,
+    DOCKER_MANIFEST,
+    GZIP_LAYERS,
+    MAX_MANIFEST_BYTES,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    UNCOMPRESSED_LAYERS,
+    Descriptor,
+    Digest,
+    Manifest,
+    canonical_json,
+    iter_chunks,
+)
+from hoist.reference import Reference
+from hoist.store.blobs import BlobStore
+from hoist.store.compress import cpu_count, gzip_stream
+from hoist.store.store import MAX_CONFIG_BYTES, ImageStore
+from hoist.transports.files import FileSet, OpenedFiles
+from hoist.transports.tarsafe import GZIP_MAGIC
+
+CONTAINERD_NAME: Final = "io.containerd.image.name"
+_GZIP_OF: Final = {OCI_LAYER: OCI_LAYER_GZIP, DOCKER_LAYER: DOCKER_LAYER_GZIP}
+_MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
+
+
+@dataclass
+class LoadedImage:
+    """One root that was imported, with the names it got."""
+
+    descriptor: Descriptor
+    image_id: Digest
+    names: list[Reference] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _LayerOut:
+    descriptor: Descriptor
+    diff_id: Digest | None
+
+
+def _json(files: FileSet, name: str, limit: int) -> Any:
+    data = files.read_small(name, limit)
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidContentError(
+            f"{files.label}: {name} is not valid JSON ({exc})",
+            why="the archive is corrupt or was not written by an image tool",
+            fix="recreate it with docker save, podman save or skopeo copy",
+        ) from None
+
+
+def _blob_name(digest: Digest) -> str:
+    return f"blobs/{digest.algorithm}/{digest.hex}"
+
+
+class _HashingReader(io.RawIOBase):
+    """Passes reads through while hashing, counting and copying them (a layer's raw side)."""
+
+    def __init__(self, raw: BinaryIO, sink: BinaryIO, algorithm: str = "sha256") -> None:
+        super().__init__()
+        self._raw = raw
+        self._sink = sink
+        self.hash = hashlib.new(algorithm)
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._raw.read(len(buffer))
+        n = len(chunk)
+        if n:
+            buffer[:n] = chunk
+            self.hash.update(chunk)
+            self.size += n
+            self._sink.write(chunk)
+        return n
+
+    def drain(self) -> None:
+        buf = bytearray(1 << 20)
+        while self.readinto(buf):
+            pass
+
+
+class Importer:
+    """One load: a staging area, a layer pool and a block pool, then one commit."""
+
+    def __init__(self, store: ImageStore, files: FileSet, staging: Path) -> None:
+        self.store = store
+        self.files = files
+        self.label = files.label
+        self.staging = BlobStore(staging / "blobs", staging / "tmp")
+        cores = cpu_count()
+        self._layers = ThreadPoolExecutor(max(2, cores), thread_name_prefix="hoist-layer")
+        self._blocks = ThreadPoolExecutor(cores, thread_name_prefix="hoist-deflate")
+        self._jobs: dict[tuple[str, str | None], Future[_LayerOut]] = {}
+        self.diff_ids: dict[Digest, Descriptor] = {}
+
+    def close(self) -> None:
+        self._layers.shutdown(wait=True, cancel_futures=True)
+        self._blocks.shutdown(wait=True, cancel_futures=True)
+
+    # --- blobs --------------------------------------------------------------------------
+
+    def _has(self, digest: Digest) -> bool:
+        return self.staging.has(digest) or self.store.blobs.has(digest)
+
+    def _copy_blob(self, desc: Descriptor) -> None:
+        """Stage a blob named by descriptor, verifying size and digest."""
+        if self._has(desc.digest):
+            return
+        with self.files.open(_blob_name(desc.digest)) as fh:
+            try:
+                self.staging.ingest(fh, desc)
+            except DigestMismatchError as exc:
+                raise DigestMismatchError(f"{self.label}: {exc.what}", why=exc.why) from None
+
+    def _small_blob(self, desc: Descriptor, limit: int) -> bytes:
+        data = self.files.read_small(_blob_name(desc.digest), limit)
+        if len(data) != desc.size or Digest.of(data, desc.digest.algorithm) != desc.digest:
+            raise DigestMismatchError(
+                f"{self.label}: {_blob_name(desc.digest)} does not match its descriptor "
+                f"({desc.digest}, {desc.size} bytes)",
+                why="the file was corrupted or the archive's index names different content",
+                fix="recreate the archive",
+            )
+        return data
+
+    def _layer(
+        self, member: str, expected_diff: Digest | None, desc: Descriptor | None, media: str
+    ) -> Future[_LayerOut]:
+        key = (member, expected_diff)
+        job = self._jobs.get(key)
+        if job is None:
+            job = self._layers.submit(self._do_layer, member, expected_diff, desc, media)
+            self._jobs[key] = job
+        return job
+
+    def _do_layer(
+        self, member: str, expected_diff: Digest | None, desc: Descriptor | None, media: str
+    ) -> _LayerOut:
+        with self.files.open(member) as raw:
+            head = raw.read(2) if desc is None else b""
+        if desc is None:  # docker-archive: no media type, so sniff the bytes
+            gz = head == GZIP_MAGIC
+            plain = not gz
+        else:
+            gz = desc.media_type in GZIP_LAYERS
+            plain = desc.media_type in UNCOMPRESSED_LAYERS
+        if plain:
+            out = self._compress(member, expected_diff, desc, _GZIP_OF.get(media, media))
+        elif gz:
+            out = self._ingest_gzip(member, expected_diff, desc, media)
+        else:
+            assert desc is not None
+            self._copy_blob(desc)
+            out = _LayerOut(desc, None)
+        if out.diff_id is not None:
+            self.diff_ids[out.diff_id] = out.descriptor
+        return out
+
+    def _check(self, member: str, what: str, expected: Digest | None, actual: str) -> None:
+        if expected is not None and actual != expected:
+            raise DigestMismatchError(
+                f"{self.label}: layer {member} does not match its {what}: expected {expected}, "
+                f"got {actual}",
+                why="the layer was corrupted, or the archive's config/manifest names other data",
+                fix="recreate the archive from the original image",
+            )
+
+    def _compress(
+        self, member: str, expected_diff: Digest | None, desc: Descriptor | None, out_media: str
+    ) -> _LayerOut:
+        cached = self.store.compressed_for(expected_diff) if expected_diff else None
+        if cached is not None:
+            with self.files.open(member) as raw:
+                h = hashlib.sha256()
+                size = 0
+                for chunk in iter_chunks(raw):
+                    h.update(chunk)
+                    size += len(chunk)
+            actual = f"sha256:{h.hexdigest()}"
+            self._check(member, "diffID", expected_diff, actual)
+            if desc is not None:
+                self._check(member, "descriptor digest", desc.digest, actual)
+            return _LayerOut(Descriptor(out_media, cached.digest, cached.size), expected_diff)
+        with self.files.open(member) as raw, self.staging.create() as pending:
+            result = gzip_stream(raw, pending.fh, self._blocks)
+            self._check(member, "diffID", expected_diff, result.diff_id)
+            if desc is not None:
+                self._check(member, "descriptor digest", desc.digest, result.diff_id)
+                if result.uncompressed_size != desc.size:
+                    raise DigestMismatchError(
+                        f"{self.label}: layer {member} is {result.uncompressed_size} bytes, "
+                        f"its descriptor says {desc.size}"
+                    )
+            digest = Digest(result.compressed_digest)
+            if self._has(digest):
+                pass  # identical output already staged or stored; temp file is discarded
+            else:
+                pending.commit(digest)
+        return _LayerOut(
+            Descriptor(out_media, digest, result.compressed_size), Digest(result.diff_id)
+        )
+
+    def _ingest_gzip(
+        self, member: str, expected_diff: Digest | None, desc: Descriptor | None, media: str
+    ) -> _LayerOut:
+        with self.files.open(member) as raw_fh, self.staging.create() as pending:
+            raw = _HashingReader(raw_fh, pending.fh, desc.digest.algorithm if desc else "sha256")
+            plain = hashlib.sha256()
+            try:
+                gz = cast(BinaryIO, igzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[no-untyped-call]
+                with gz:
+                    for chunk in iter_chunks(gz):
+                        plain.update(chunk)
+            except (OSError, EOFError, ValueError) as exc:
+                raise InvalidContentError(
+                    f"{self.label}: layer {member} is not valid gzip ({exc})",
+                    fix="recreate the archive",
+                ) from None
+            raw.drain()
+            digest = Digest(f"{raw.hash.name}:{raw.hash.hexdigest()}")
+            if desc is not None:
+                self._check(member, "descriptor digest", desc.digest, digest)
+                if raw.size != desc.size:
+                    raise DigestMismatchError(
+                        f"{self.label}: layer {member} is {raw.size} bytes, "
+                        f"its descriptor says {desc.size}"
+                    )
+            diff_id = f"sha256:{plain.hexdigest()}"
+            self._check(member, "diffID", expected_diff, diff_id)
+            if not self._has(digest):
+                pending.commit(digest)
+        media_type = desc.media_type if desc is not None else DOCKER_LAYER_GZIP
+        return _LayerOut(Descriptor(media_type, digest, raw.size), Digest(diff_id))
+
+    def _stage_bytes(self, data: bytes) -> Digest:
+        digest = Digest.of(data)
+        if not self._has(digest):
+            self.staging.put_bytes(data)
+        return digest
+
+    # --- images -------------------------------------------------------------------------
+
+    def _diff_ids(self, config: Any, where: str) -> list[Digest]:
+        rootfs = config.get("rootfs") if isinstance(config, dict) else None
+        raw = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+        if not isinstance(raw, list):
+            raise InvalidContentError(
+                f"{self.label}: the image config {where} has no rootfs.diff_ids list",
+                why="without it the layers cannot be verified",
+            )
+        try:
+            return [Digest(str(d)) for d in raw]
+        except InvalidContentError as exc:
+            raise InvalidContentError(f"{self.label}: config {where}: {exc.what}") from None
+
+    def oci_root(self, desc: Descriptor) -> Callable[[], Descriptor]:
+        """Plan the import of a manifest or index; the returned call finishes it."""
+        data = self._small_blob(desc, MAX_MANIFEST_BYTES)
+        try:
+            manifest = Manifest.parse(data, desc.media_type or None)
+        except InvalidContentError as exc:
+            raise InvalidContentError(f"{self.label}: manifest {desc.digest}: {exc.what}") from None
+        if manifest.is_index:
+            children = [(child, self.oci_root(child)) for child in manifest.manifests]
+
+            def finish_index() -> Descriptor:
+                new = [(old, done()) for old, done in children]
+                if all(n.digest == o.digest for o, n in new):
+                    self._stage_bytes(data)
+                    return manifest.descriptor()
+                obj = dict(manifest.json)
+                entries = []
+                for raw_entry, (_old, n) in zip(obj["manifests"], new, strict=True):
+                    entry = dict(raw_entry)
+                    entry.update(digest=str(n.digest), size=n.size, mediaType=n.media_type)
+                    entries.append(entry)
+                obj["manifests"] = entries
+                body = canonical_json(obj)
+                self._stage_bytes(body)
+                return Descriptor(manifest.media_type, Digest.of(body), len(body))
+
+            return finish_index
+        config_desc = manifest.config
+        config_data = self._small_blob(config_desc, MAX_CONFIG_BYTES)
+        layers = manifest.layers
+        diff_ids: list[Digest | None] = [None] * len(layers)
+        if config_desc.media_type in (DOCKER_CONFIG, "application/vnd.oci.image.config.v1+json"):
+            try:
+                config = json.loads(config_data)
+            except ValueError:
+                raise InvalidContentError(
+                    f"{self.label}: config {config_desc.digest} is not valid JSON"
+                ) from None
+            ids = self._diff_ids(config, str(config_desc.digest))
+            if len(ids) != len(layers):
+                raise InvalidContentError(
+                    f"{self.label}: manifest {desc.digest} has {len(layers)} layers but its "
+                    f"config lists {len(ids)} diff_ids"
+                )
+            diff_ids = list(ids)
+        jobs = [
+            self._layer(_blob_name(layer.digest), diff_ids[i], layer, layer.media_type)
+            for i, layer in enumerate(layers)
+        ]
+
+        def finish_image() -> Descriptor:
+            outs = [job.result() for job in jobs]
+            self._stage_bytes(config_data)
+            if all(o.descriptor.digest == d.digest for o, d in zip(outs, layers, strict=True)):
+                self._stage_bytes(data)
+                return manifest.descriptor()
+            obj = dict(manifest.json)
+            new_layers = []
+            for raw_layer, out in zip(obj["layers"], outs, strict=True):
+                entry = dict(raw_layer)
+                entry.update(
+                    mediaType=out.descriptor.media_type,
+                    digest=str(out.descriptor.digest),
+                    size=out.descriptor.size,
+                )
+                new_layers.append(entry)
+            obj["layers"] = new_layers
+            body = canonical_json(obj)
+            self._stage_bytes(body)
+            return Descriptor(manifest.media_type, Digest.of(body), len(body))
+
+        return finish_image
+
+    def legacy_image(self, entry: Any, index: int) -> Callable[[], Descriptor]:
+        """Plan one `manifest.json` entry (a docker-archive image)."""
+        where = f"manifest.json entry {index}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
+            raise InvalidContentError(f"{self.label}: {where} has no Config file name")
+        layer_names = entry.get("Layers")
+        if not isinstance(layer_names, list) or not all(isinstance(x, str) for x in layer_names):
+            raise InvalidContentError(f"{self.label}: {where} has no Layers list")
+        config_name: str = entry["Config"]
+        config_data = self.files.read_small(config_name, MAX_CONFIG_BYTES)
+        config_digest = Digest.of(config_data)
+        stem = config_name.rsplit("/", 1)[-1].removesuffix(".json")
+        if (
+            len(stem) == 64
+            and all(c in "0123456789abcdef" for c in stem)
+            and stem != (config_digest.hex)
+        ):
+            raise DigestMismatchError(
+                f"{self.label}: config {config_name} does not match its name: got {config_digest}",
+                why="the config file was modified or corrupted",
+                fix="recreate the archive",
+            )
+        try:
+            config = json.loads(config_data)
+        except ValueError:
+            raise InvalidContentError(
+                f"{self.label}: config {config_name} is not valid JSON",
+                fix="recreate the archive",
+            ) from None
+        ids = self._diff_ids(config, config_name)
+        if len(ids) != len(layer_names):
+            raise InvalidContentError(
+                f"{self.label}: {where} lists {len(layer_names)} layers but config "
+                f"{config_name} lists {len(ids)} diff_ids"
+            )
+        jobs = [self._layer(name, ids[i], None, DOCKER_LAYER) for i, name in enumerate(layer_names)]
+
+        def finish() -> Descriptor:
+            outs = [job.result() for job in jobs]
+            self._stage_bytes(config_data)
+            body = canonical_json(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": DOCKER_MANIFEST,
+                    "config": {
+                        "mediaType": DOCKER_CONFIG,
+                        "size": len(config_data),
+                        "digest": str(config_digest),
+                    },
+                    "layers": [
+                        {
+                            "mediaType": o.descriptor.media_type,
+                            "size": o.descriptor.size,
+                            "digest": str(o.descriptor.digest),
+                        }
+                        for o in outs
+                    ],
+                }
+            )
+            self._stage_bytes(body)
+            return Descriptor(DOCKER_MANIFEST, Digest.of(body), len(body))
+
+        return finish
+
+    def promote(self) -> None:
+        """Move every staged blob into the store (already-present ones are skipped)."""
+        for digest in list(self.staging.digests()):
+            if not self.store.blobs.has(digest):
+                self.store.blobs._install(self.staging.path(digest), digest)
+
+
+def _name_error(label: str, text: str, exc: InvalidReferenceError) -> InvalidContentError:
+    return InvalidContentError(
+        f"{label}: the image name {text!r} in the archive is invalid: {exc.what}",
+        why=exc.why,
+        fix="recreate the archive with a valid name, or load it and name it with `hoist tag`",
+    )
+
+
+def _oci_names(label: str, annotations: dict[str, str]) -> list[Reference]:
+    """Names an OCI layout entry carries (a bare tag like `1.0` is not a name)."""
+    full = annotations.get(CONTAINERD_NAME)
+    ref_name = annotations.get(ANNOTATION_REF_NAME, "")
+    text = full or (ref_name if any(c in ref_name for c in "/:@") else None)
+    if not text:
+        return []
+    try:
+        return [Reference.parse(text)]
+    except InvalidReferenceError as exc:
+        raise _name_error(label, text, exc) from None
+
+
+def _legacy_names(label: str, entry: Any) -> list[Reference]:
+    tags = entry.get("RepoTags") if isinstance(entry, dict) else None
+    out = []
+    for text in tags or []:
+        try:
+            out.append(Reference.parse(str(text)))
+        except InvalidReferenceError as exc:
+            raise _name_error(label, str(text), exc) from None
+    return out
+
+
+def load(source: Path, store: ImageStore | None = None) -> list[LoadedImage]:
+    """Import every image in `source` into the store; all-or-nothing."""
+    store = store or ImageStore()
+    with store.writing():
+        scratch = store.blobs.scratch
+        scratch.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="load-", dir=scratch))
+        try:
+            with OpenedFiles(source, scratch) as opened:
+                return _load(store, opened.files, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]:
+    importer = Importer(store, files, staging)
+    plans: list[tuple[list[Reference], Callable[[], Descriptor]]] = []
+    try:
+        if files.has("index.json"):
+            index = _json(files, "index.json", _MAX_INDEX_BYTES)
+            if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+                raise InvalidContentError(
+                    f"{files.label}: index.json has no 'manifests' list",
+                    fix="recreate the layout with skopeo copy or docker save",
+                )
+            for raw in index["manifests"]:
+                try:
+                    desc = Descriptor.from_json(raw)
+                except InvalidContentError as exc:
+                    raise InvalidContentError(f"{files.label}: index.json: {exc.what}") from None
+                plans.append(
+                    (_oci_names(files.label, dict(desc.annotations)), importer.oci_root(desc))
+                )
+        elif files.has("manifest.json"):
+            entries = _json(files, "manifest.json", _MAX_INDEX_BYTES)
+            if not isinstance(entries, list):
+                raise InvalidContentError(f"{files.label}: manifest.json is not a list")
+            for i, entry in enumerate(entries):
+                plans.append((_legacy_names(files.label, entry), importer.legacy_image(entry, i)))
+        else:
+            raise InvalidContentError(
+                f"{files.label} is neither a docker save tarball nor an OCI layout "
+                "(no manifest.json or index.json)",
+                fix="pass the output of docker save / podman save, or an OCI layout directory",
+            )
+        if not plans:
+            raise InvalidContentError(f"{files.label} contains no images")
+        roots = [(names, finish()) for names, finish in plans]
+    except HoistError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidContentError(
+            f"{files.label}: cannot read the archive: {exc}", fix="recreate the archive"
+        ) from None
+    finally:
+        importer.close()
+
+    # Everything verified: move content in, remember diffIDs, then name (last).
+    importer.promote()
+    for diff_id, desc in importer.diff_ids.items():
+        with contextlib.suppress(OSError):
+            store.record_diff_id(diff_id, desc)
+    merged: dict[Digest, LoadedImage] = {}
+    pairs: list[tuple[Reference | None, Descriptor]] = []
+    for names, desc in roots:
+        image = merged.setdefault(desc.digest, LoadedImage(desc, store.image_id(desc)))
+        for name in names:
+            if name not in image.names:
+                image.names.append(name)
+            pairs.append((name, desc))
+        if not names:
+            pairs.append((None, desc))
+    store.set_names(pairs)
+    return list(merged.values())
