@@ -1,1 +1,12 @@
-"""TODO"""
+"""`hoist serve`: an embedded OCI registry (distribution-spec v1.1) on aiohttp.
+
+Layers, from the bottom: `storage` (a small driver interface; filesystem and memory), `store`
+(blobs, per-repository links, manifests, tags, referrers), `uploads` (sessions hashed while
+streaming, committed atomically), `auth` (none, htpasswd, token), the `routes_*` modules (one
+per part of the API), `app` (routing, errors, headers) and `runner` (the process).
+"""
+
+from hoist.server.app import create_app
+from hoist.server.config import ServerConfig, load_config
+
+__all__ = ["ServerConfig", "create_app", "load_config"]

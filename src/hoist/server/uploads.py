@@ -1,0 +1,203 @@
+"""Blob upload sessions: staged apart, hashed while streaming, committed atomically.
+
+A session is `uploads/<uuid>/info` (repository and start time) plus `uploads/<uuid>/data`.
+Bytes are hashed as they are written, so committing needs no second read: verify size and
+digest, fsync, one atomic move into `blobs/`, then the repository link. Until that move nothing
+of the upload is visible anywhere, so a server killed at any instant exposes no partial blob.
+
+The running hash lives in memory; a restarted server that meets an upload it does not know
+rebuilds the hash by re-reading the staged bytes (resume), and uploads idle for longer than
+the configured time to live are deleted (clean).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from hoist.oci import Digest
+from hoist.server.errors import APIError
+from hoist.server.storage import FileWriter, PathNotFoundError
+from hoist.server.store import RegistryStore, blob_path
+
+_UUID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
+_READ_CHUNK: Final = 1 << 20
+
+
+def _session_dir(upload_id: str) -> str:
+    return f"uploads/{upload_id}"
+
+
+@dataclass
+class UploadSession:
+    """One upload in progress; `lock` serialises requests to the same session."""
+
+    id: str
+    repository: str
+    started: float
+    writer: FileWriter
+    hasher: hashlib._Hash
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    touched: float = field(default_factory=time.time)
+
+    @property
+    def size(self) -> int:
+        return self.writer.size
+
+
+class UploadManager:
+    """Creates, finds, appends to, commits and cancels upload sessions."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        self.store = store
+        self.driver = store.driver
+        self._sessions: dict[str, UploadSession] = {}
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def create(self, repository: str) -> UploadSession:
+        upload_id = uuid.uuid4().hex
+        started = time.time()
+        info = json.dumps({"repository": repository, "started": started}).encode()
+        self.driver.put_content(f"{_session_dir(upload_id)}/info", info)
+        writer = self.driver.writer(f"{_session_dir(upload_id)}/data")
+        session = UploadSession(upload_id, repository, started, writer, hashlib.sha256())
+        self._sessions[upload_id] = session
+        return session
+
+    async def get(self, repository: str, upload_id: str) -> UploadSession:
+        """The session, reloaded from storage (hash rebuilt) if this process does not know it."""
+        unknown = APIError("BLOB_UPLOAD_UNKNOWN", detail={"uuid": upload_id[:64]})
+        if not _UUID_RE.match(upload_id):
+            raise unknown
+        session = self._sessions.get(upload_id)
+        if session is None:
+            session = await asyncio.to_thread(self._load, upload_id)
+            if session is None:
+                raise unknown
+            session = self._sessions.setdefault(upload_id, session)
+        if session.repository != repository:
+            raise unknown
+        session.touched = time.time()
+        return session
+
+    def _load(self, upload_id: str) -> UploadSession | None:
+        base = _session_dir(upload_id)
+        try:
+            info = json.loads(self.driver.get_content(f"{base}/info"))
+            repository = str(info["repository"])
+            started = float(info["started"])
+        except (PathNotFoundError, ValueError, KeyError, TypeError):
+            return None
+        hasher = hashlib.sha256()
+        try:
+            with self.driver.reader(f"{base}/data") as fh:
+                while chunk := fh.read(_READ_CHUNK):
+                    hasher.update(chunk)
+        except PathNotFoundError:
+            return None
+        writer = self.driver.writer(f"{base}/data", append=True)
+        return UploadSession(upload_id, repository, started, writer, hasher)
+
+    def cancel(self, session: UploadSession) -> None:
+        self._sessions.pop(session.id, None)
+        session.writer.cancel()
+        with contextlib.suppress(PathNotFoundError):
+            self.driver.delete(_session_dir(session.id))
+
+    def discard(self, session: UploadSession) -> None:
+        """Cancel the session unless it was already committed or cancelled."""
+        if self._sessions.get(session.id) is session:
+            self.cancel(session)
+
+    # --- data ----------------------------------------------------------------------------
+
+    @staticmethod
+    def write(session: UploadSession, data: bytes) -> None:
+        """Hash and append (sync: called inline for small pieces, in a thread for big ones)."""
+        session.hasher.update(data)
+        session.writer.write(data)
+
+    @staticmethod
+    def rollback(session: UploadSession, size: int, hasher: hashlib._Hash) -> None:
+        """Undo a partly written chunk: the session is left as it was before the request."""
+        session.writer.truncate(size)
+        session.hasher = hasher
+
+    def commit(self, session: UploadSession, digest: Digest) -> int:
+        """Verify, make durable, move into place and link; returns the blob's size.
+
+        Raises DIGEST_INVALID (and cancels the session, as distribution does) on mismatch.
+        Synchronous: it fsyncs, so the HTTP layer runs it in a worker thread.
+        """
+        if digest.algorithm == "sha256":
+            actual = f"sha256:{session.hasher.hexdigest()}"
+        else:
+            actual = self._rehash(session, digest)
+        if actual != digest:
+            self.cancel(session)
+            raise APIError(
+                "DIGEST_INVALID",
+                f"uploaded content has digest {actual}, not {digest}",
+                detail={"digest": str(digest)},
+            )
+        size = session.size
+        session.writer.commit()
+        session.writer.close()
+        base = _session_dir(session.id)
+        d = self.driver
+        with d.lock(exclusive=False):
+            target = blob_path(digest)
+            if d.exists(target):
+                d.touch(target)
+            else:
+                d.move(f"{base}/data", target)
+            self.store.link_blob(session.repository, digest)
+        self._sessions.pop(session.id, None)
+        with contextlib.suppress(PathNotFoundError):
+            d.delete(base)
+        return size
+
+    def _rehash(self, session: UploadSession, digest: Digest) -> str:
+        session.writer.commit()
+        hasher = digest.hasher()
+        with self.driver.reader(f"{_session_dir(session.id)}/data") as fh:
+            while chunk := fh.read(_READ_CHUNK):
+                hasher.update(chunk)
+        return f"{digest.algorithm}:{hasher.hexdigest()}"
+
+    # --- housekeeping --------------------------------------------------------------------
+
+    def purge_stale(self, max_age: float, now: Callable[[], float] = time.time) -> list[str]:
+        """Delete sessions idle for longer than `max_age` seconds; returns their ids."""
+        purged: list[str] = []
+        cutoff = now() - max_age
+        for upload_id in self.driver.list("uploads"):
+            live = self._sessions.get(upload_id)
+            if live is not None:
+                if live.touched < cutoff and not live.lock.locked():
+                    self.cancel(live)
+                    purged.append(upload_id)
+                continue
+            base = _session_dir(upload_id)
+            try:
+                last = max(
+                    self.driver.stat(f"{base}/{part}").mtime
+                    for part in self.driver.list(base) or ["."]
+                    if part != "."
+                )
+            except (PathNotFoundError, ValueError):
+                last = 0.0
+            if last < cutoff:
+                with contextlib.suppress(PathNotFoundError):
+                    self.driver.delete(base)
+                purged.append(upload_id)
+        return purged
