@@ -11,7 +11,9 @@ last, in one index update: a bad archive leaves the store exactly as it was.
 Formats: the legacy `manifest.json` docker archive (podman, Docker < 25), the OCI layout that
 Docker 25+ and skopeo write (names from `io.containerd.image.name`, or from
 `org.opencontainers.image.ref.name` when that holds a full name rather than a bare tag), and
-multi-platform indexes, which are kept whole.
+multi-platform indexes, which are kept whole. A legacy archive becomes an OCI manifest (its
+config is already OCI-compatible): the store is an OCI layout, and OCI tools such as skopeo
+only see OCI media types in a layout's index.
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ from hoist.oci import (
     DOCKER_CONFIG,
     DOCKER_LAYER,
     DOCKER_LAYER_GZIP,
-    DOCKER_MANIFEST,
     GZIP_LAYERS,
     MAX_MANIFEST_BYTES,
+    OCI_CONFIG,
     OCI_LAYER,
     OCI_LAYER_GZIP,
+    OCI_MANIFEST,
     UNCOMPRESSED_LAYERS,
     Descriptor,
     Digest,
@@ -275,7 +278,7 @@ class Importer:
             self._check(member, "diffID", expected_diff, diff_id)
             if not self._has(digest):
                 pending.commit(digest)
-        media_type = desc.media_type if desc is not None else DOCKER_LAYER_GZIP
+        media_type = desc.media_type if desc is not None else OCI_LAYER_GZIP
         return _LayerOut(Descriptor(media_type, digest, raw.size), Digest(diff_id))
 
     def _stage_bytes(self, data: bytes) -> Digest:
@@ -330,7 +333,7 @@ class Importer:
         config_data = self._small_blob(config_desc, MAX_CONFIG_BYTES)
         layers = manifest.layers
         diff_ids: list[Digest | None] = [None] * len(layers)
-        if config_desc.media_type in (DOCKER_CONFIG, "application/vnd.oci.image.config.v1+json"):
+        if config_desc.media_type in (DOCKER_CONFIG, OCI_CONFIG):
             try:
                 config = json.loads(config_data)
             except ValueError:
@@ -415,9 +418,9 @@ class Importer:
             body = canonical_json(
                 {
                     "schemaVersion": 2,
-                    "mediaType": DOCKER_MANIFEST,
+                    "mediaType": OCI_MANIFEST,
                     "config": {
-                        "mediaType": DOCKER_CONFIG,
+                        "mediaType": OCI_CONFIG,
                         "size": len(config_data),
                         "digest": str(config_digest),
                     },
@@ -432,7 +435,7 @@ class Importer:
                 }
             )
             self._stage_bytes(body)
-            return Descriptor(DOCKER_MANIFEST, Digest.of(body), len(body))
+            return Descriptor(OCI_MANIFEST, Digest.of(body), len(body))
 
         return finish
 
