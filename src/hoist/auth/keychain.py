@@ -128,13 +128,15 @@ class EnvKeychain:
 class DockerConfigKeychain:
     """docker's config.json: the per-host helper, else credsStore, else `auths`."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, skip_helper: str | None = None) -> None:
         self._path = path
+        # docker-credential-hoist reads config.json itself: it must not call itself
+        self._skip_helper = skip_helper
 
     def resolve(self, registry: str) -> Credential | None:
         config = DockerConfig.load(self._path)
         helper_name = config.cred_helper_for(registry)
-        if helper_name is not None:
+        if helper_name is not None and helper_name != self._skip_helper:
             helper = CredentialHelper(helper_name)
             found = helper.get(server_key(registry))
             if found is None and server_key(registry) != hostname_of(registry):
@@ -182,12 +184,14 @@ def register_provider_keychain(keychain: Keychain) -> None:
         _PROVIDER_KEYCHAINS.append(keychain)
 
 
-def default_keychain(explicit: Keychain | None = None) -> Keychain:
+def default_keychain(
+    explicit: Keychain | None = None, *, skip_helper: str | None = None
+) -> Keychain:
     """The chain every command uses: explicit flag, environment, docker config, providers."""
     chain: list[Keychain] = []
     if explicit is not None:
         chain.append(explicit)
-    chain += [EnvKeychain(), DockerConfigKeychain(), *_PROVIDER_KEYCHAINS]
+    chain += [EnvKeychain(), DockerConfigKeychain(skip_helper=skip_helper), *_PROVIDER_KEYCHAINS]
     return ChainKeychain(chain)
 
 
