@@ -288,12 +288,15 @@ def _put_final(
         if client.blob_exists(repository, desc.digest, scopes) is not None:
             progress.reached(already + len(data))
             return already + len(data)
+        if failure is None:
+            continue  # the server refused (5xx/429) before taking anything: same session again
         if already:
             raise UploadLostError(
                 f"{client.registry} lost the end of the upload of {desc.digest.short}",
                 why="the final request failed and the session cannot be trusted",
                 fix="push again",
             )
+        # the connection broke mid-body: the session may hold part of it, so start a new one
         sess = start_upload(client, repository, scopes)
         assert sess is not None
         location = sess.location
