@@ -37,6 +37,7 @@ from hoist.errors import (
     HoistError,
     InvalidContentError,
     InvalidReferenceError,
+    StoreError,
 )
 from hoist.oci import (
     ANNOTATION_REF_NAME,
@@ -486,7 +487,16 @@ def load(source: Path, store: ImageStore | None = None) -> list[LoadedImage]:
         scratch.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="load-", dir=scratch))
         try:
-            with OpenedFiles(source, scratch) as opened:
+            try:
+                opened = OpenedFiles(source, scratch)
+            except IsADirectoryError:
+                raise
+            except OSError as exc:
+                raise InvalidContentError(
+                    f"cannot read {source}: {exc.strerror or exc}",
+                    fix="check the path and its permissions",
+                ) from None
+            with opened:
                 return _load(store, opened.files, staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -528,7 +538,13 @@ def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]
         roots = [(names, finish()) for names, finish in plans]
     except HoistError:
         raise
-    except (OSError, KeyError, TypeError, ValueError) as exc:
+    except OSError as exc:  # disk full, permissions: the store's side, not the archive's
+        raise StoreError(
+            f"cannot load {files.label}: {exc.strerror or exc}",
+            why=f"writing to the local store at {store.root} failed",
+            fix="free disk space or fix permissions there (or set HOIST_HOME elsewhere)",
+        ) from None
+    except (KeyError, TypeError, ValueError) as exc:
         raise InvalidContentError(
             f"{files.label}: cannot read the archive: {exc}", fix="recreate the archive"
         ) from None

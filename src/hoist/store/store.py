@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -357,11 +358,17 @@ class ImageStore:
                 if digest not in keep:
                     self.blobs.delete(digest)
             self._prune_diff_ids()
+            # Staging left by a crashed process (live writers hold the content lock shared, so
+            # none is running now; the age check is a second guard).
             cutoff = time.time() - 600
             if self.blobs.scratch.is_dir():
                 for tmp in self.blobs.scratch.iterdir():
                     with contextlib.suppress(OSError):
-                        if tmp.stat().st_mtime < cutoff:
+                        if tmp.lstat().st_mtime >= cutoff:
+                            continue
+                        if tmp.is_dir() and not tmp.is_symlink():
+                            shutil.rmtree(tmp, ignore_errors=True)
+                        else:
                             tmp.unlink()
 
     # --- diffID -> compressed blob ------------------------------------------------------
