@@ -489,8 +489,6 @@ def load(source: Path, store: ImageStore | None = None) -> list[LoadedImage]:
         try:
             try:
                 opened = OpenedFiles(source, scratch)
-            except IsADirectoryError:
-                raise
             except OSError as exc:
                 raise InvalidContentError(
                     f"cannot read {source}: {exc.strerror or exc}",
