@@ -138,3 +138,16 @@ def test_moving_a_name_leaves_the_old_image_unnamed(hoist: Cli, home: Path, tmp_
     assert "<none>" in hoist("images").out
     r = hoist("rmi", old)
     assert r.out == f"Deleted: {old}\n"
+
+
+def test_rmi_by_digest_reference_explains_and_changes_nothing(
+    hoist: Cli, home: Path, tmp_path: Path
+) -> None:
+    _load(hoist, tmp_path, "app:1", b"a")
+    digest = ImageStore(home).resolve("app:1").descriptor.digest
+    index_before = (home / "index.json").read_bytes()
+    r = hoist("rmi", f"app@{digest}")
+    assert r.code == 1
+    assert "matches by digest" in r.err
+    assert "hoist rmi NAME:TAG" in r.err
+    assert (home / "index.json").read_bytes() == index_before

@@ -296,6 +296,15 @@ class ImageStore:
                 if by_name:
                     assert target.name is not None
                     doomed = [e for e in entries if e.name == target.name]
+                    if not doomed:
+                        # `name@digest` matched by content: the store names images by tag only.
+                        raise StoreError(
+                            f"{text} is not a name in the local store (it matches by digest)",
+                            why="the store keeps names by tag; a digest reference only finds "
+                            "the content",
+                            fix="remove a tag with `hoist rmi NAME:TAG`, or every name of the "
+                            "image with `hoist rmi --force IMAGE_ID`",
+                        )
                 else:
                     image_id = self.image_id(target.descriptor)
                     doomed = [e for e in entries if self._safe_id(e.descriptor) == image_id]
