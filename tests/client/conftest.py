@@ -24,9 +24,14 @@ class Env:
     tmp: Path
     vars: dict[str, str]
 
-    def hoist(self, *args: str, input: str | None = None, check: bool = False,
-              env: dict[str, str] | None = None, timeout: float = 120
-              ) -> subprocess.CompletedProcess[str]:
+    def hoist(
+        self,
+        *args: str,
+        input: str | None = None,
+        check: bool = False,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [sys.executable, "-m", "hoist.cli.main", *args],
             input=input,
@@ -65,10 +70,19 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    for key in ("HOIST_USERNAME", "HOIST_PASSWORD", "HOIST_REGISTRY", "HTTP_PROXY",
-                "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+    for key in (
+        "HOIST_USERNAME",
+        "HOIST_PASSWORD",
+        "HOIST_REGISTRY",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(key, raising=False)
-    base = {k: v for k, v in os.environ.items()}
+    base = dict(os.environ)
     base.update(values)
     return Env(tmp_path, base)
 

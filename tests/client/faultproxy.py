@@ -21,8 +21,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-        "proxy-authorization", "proxy-authenticate"}
+_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+}
 
 
 @dataclass
@@ -86,18 +94,28 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path
         with st.lock:
             key = f"{self.command} {urlsplit(path).path}"
-            st.log.append(Seen(self.command, path, dict(self.headers.items()),
-                               int(self.headers.get("Content-Length") or 0)))
+            st.log.append(
+                Seen(
+                    self.command,
+                    path,
+                    dict(self.headers.items()),
+                    int(self.headers.get("Content-Length") or 0),
+                )
+            )
         if urlsplit(path).path == "/token":
             return self._token()
         if st.bearer_users is not None and not self._authorized():
             self._body()
             repo = _repo_of(path)
             scope = f',scope="repository:{repo}:pull,push"' if repo else ""
-            return self._reply(401, {
-                "WWW-Authenticate": f'Bearer realm="http://{st.host}/token",service="fault"{scope}',
-                "Content-Type": "application/json",
-            }, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+            return self._reply(
+                401,
+                {
+                    "WWW-Authenticate": f'Bearer realm="http://{st.host}/token",service="fault"{scope}',
+                    "Content-Type": "application/json",
+                },
+                b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+            )
         action = None
         for rule in st.rules:
             with st.lock:
@@ -117,8 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._body()
             code = int(action[1])  # type: ignore[call-overload]
             hdrs = dict(action[2]) if len(action) > 2 else {}  # type: ignore[call-overload]
-            return self._reply(code, {"Content-Type": "application/json", **hdrs},
-                               b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}')
+            return self._reply(
+                code,
+                {"Content-Type": "application/json", **hdrs},
+                b'{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}',
+            )
         if action and action[0] == "redirect":
             self._body()
             return self._reply(307, {"Location": f"http://{st.storage_host}{path}"})

@@ -28,8 +28,9 @@ def test_copy_between_registries_with_different_credentials(
         report = json.loads(out.stdout)
         assert report["digest"] == digest
         assert {b["status"] for b in report["blobs"]} == {"pushed"}
-        inspected = skopeo("inspect", "--tls-verify=false", "--creds", "carol:carol-pw",
-                           f"docker://{dst}").stdout
+        inspected = skopeo(
+            "inspect", "--tls-verify=false", "--creds", "carol:carol-pw", f"docker://{dst}"
+        ).stdout
         assert json.loads(inspected)["Digest"] == digest
         # wrong credentials for the destination: says which end and where they came from
         bad = env.hoist("copy", src, f"{second.host}/mirror/app:2", "--dest-creds", "carol:x")

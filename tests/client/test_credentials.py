@@ -78,8 +78,11 @@ def _config(env: Env) -> dict[str, object]:
 def test_write_preserves_other_keys_and_mode(env: Env) -> None:
     cfg = env.tmp / "docker-config" / "config.json"
     cfg.parent.mkdir(parents=True)
-    cfg.write_text(json.dumps({"auths": {"other.io": {"auth": "eDp5"}}, "psFormat": "x",
-                               "proxies": {"default": {}}}))
+    cfg.write_text(
+        json.dumps(
+            {"auths": {"other.io": {"auth": "eDp5"}}, "psFormat": "x", "proxies": {"default": {}}}
+        )
+    )
     store_credentials("docker.io", "bob", "pw")
     data = _config(env)
     assert data["psFormat"] == "x" and "proxies" in data
@@ -96,11 +99,20 @@ def test_write_preserves_other_keys_and_mode(env: Env) -> None:
 def test_reads_docker_style_keys(env: Env) -> None:
     cfg = env.tmp / "docker-config" / "config.json"
     cfg.parent.mkdir(parents=True)
-    cfg.write_text(json.dumps({"auths": {
-        "https://registry.example.com/v1/": {"auth": base64.b64encode(b"u:p").decode()},
-        "index.docker.io": {"auth": base64.b64encode(b"h:q").decode()},
-        "tok.example.com": {"auth": base64.b64encode(b"x:").decode(), "identitytoken": "IDT"},
-    }}))
+    cfg.write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "https://registry.example.com/v1/": {"auth": base64.b64encode(b"u:p").decode()},
+                    "index.docker.io": {"auth": base64.b64encode(b"h:q").decode()},
+                    "tok.example.com": {
+                        "auth": base64.b64encode(b"x:").decode(),
+                        "identitytoken": "IDT",
+                    },
+                }
+            }
+        )
+    )
     kc = DockerConfigKeychain()
     a = kc.resolve("registry.example.com")
     assert a is not None and (a.username, a.password) == ("u", "p")
@@ -168,8 +180,14 @@ def test_docker_cli_and_hoist_share_config(env: Env, registry: DistributionRegis
         pytest.skip("docker CLI not installed")
     denv = {**env.vars}
     # docker login writes, hoist reads and pushes
-    subprocess.run([docker, "login", registry.host, "-u", USER, "--password-stdin"],
-                   input=PASSWORD, text=True, env=denv, check=True, capture_output=True)
+    subprocess.run(
+        [docker, "login", registry.host, "-u", USER, "--password-stdin"],
+        input=PASSWORD,
+        text=True,
+        env=denv,
+        check=True,
+        capture_output=True,
+    )
     name = f"{registry.host}/docker/app:1"
     env.pack(name)
     pushed = env.hoist("push", name, check=True)
@@ -180,12 +198,15 @@ def test_docker_cli_and_hoist_share_config(env: Env, registry: DistributionRegis
     env.login(registry.host)
     manifest = subprocess.run(
         [docker, "manifest", "inspect", "--insecure", name],
-        env=denv, text=True, capture_output=True,
+        env=denv,
+        text=True,
+        capture_output=True,
     )
     assert manifest.returncode == 0, manifest.stderr
     assert json.loads(manifest.stdout)["layers"]
-    out = subprocess.run([docker, "logout", registry.host], env=denv, text=True,
-                         capture_output=True)
+    out = subprocess.run(
+        [docker, "logout", registry.host], env=denv, text=True, capture_output=True
+    )
     assert out.returncode == 0
     assert DockerConfig.load().find_auth(registry.host) is None
     assert digest.startswith("sha256:")

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.peer
 BIG = 20 * 1024 * 1024  # more than one 16 MiB chunk: exercises PATCH + resume
 
 
-def _push_and_verify(env: Env, host: str, size: int = 300_000, *, jobs: str = "4") -> dict[str, object]:
+def _push_and_verify(
+    env: Env, host: str, size: int = 300_000, *, jobs: str = "4"
+) -> dict[str, object]:
     name = f"{host}/faulty/app:1"
     env.pack(name, size=size)
     out = env.hoist("push", name, "--json", "--jobs", jobs)
@@ -28,7 +30,9 @@ def _push_and_verify(env: Env, host: str, size: int = 300_000, *, jobs: str = "4
     return report
 
 
-def test_dropped_connection_mid_patch_resumes(env: Env, open_registry: DistributionRegistry) -> None:
+def test_dropped_connection_mid_patch_resumes(
+    env: Env, open_registry: DistributionRegistry
+) -> None:
     def drop_second_patch(method: str, path: str, n: int) -> tuple[object, ...] | None:
         return ("drop",) if method == "PATCH" and n == 1 else None
 
@@ -38,7 +42,9 @@ def test_dropped_connection_mid_patch_resumes(env: Env, open_registry: Distribut
         assert status_checks, "hoist should ask the server for the upload offset"
 
 
-def test_dropped_connection_on_monolithic_put(env: Env, open_registry: DistributionRegistry) -> None:
+def test_dropped_connection_on_monolithic_put(
+    env: Env, open_registry: DistributionRegistry
+) -> None:
     puts = []
 
     def drop_first_put(method: str, path: str, n: int) -> tuple[object, ...] | None:
@@ -102,9 +108,10 @@ def test_garbage_registry(env: Env, open_registry: DistributionRegistry) -> None
         assert out.returncode != 0
         assert "unusable manifest" in out.stderr
         assert "Traceback" not in out.stderr
-        assert not (env.tmp / "hoist-home" / "index.json").exists() or "x/y" not in (
-            env.tmp / "hoist-home" / "index.json"
-        ).read_text()
+        assert (
+            not (env.tmp / "hoist-home" / "index.json").exists()
+            or "x/y" not in (env.tmp / "hoist-home" / "index.json").read_text()
+        )
 
 
 def test_not_a_registry(env: Env, open_registry: DistributionRegistry) -> None:

@@ -27,7 +27,8 @@ def test_push_pull_against_hoist_serve(env: Env, tmp_path: Path, auth: str) -> N
         assert {layer["status"] for layer in again["layers"]} == {"exists"}
         out = skopeo("inspect", "--tls-verify=false", *reg.creds(), f"docker://{name}").stdout
         assert json.loads(out)["Digest"] == pushed["digest"]
-        pulled = env.hoist("pull", name, "--json", env={"HOIST_HOME": str(tmp_path / "h2")},
-                           check=True)
+        pulled = env.hoist(
+            "pull", name, "--json", env={"HOIST_HOME": str(tmp_path / "h2")}, check=True
+        )
         assert json.loads(pulled.stdout)["digest"] == pushed["digest"]
         assert env.hoist("tags", f"{reg.host}/team/app", check=True).stdout.split() == ["1"]

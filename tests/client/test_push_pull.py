@@ -14,8 +14,9 @@ pytestmark = pytest.mark.peer
 
 
 def _skopeo_digest(reg: DistributionRegistry, name: str) -> str:
-    out = skopeo("inspect", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}",
-                 f"docker://{name}").stdout
+    out = skopeo(
+        "inspect", "--tls-verify=false", "--creds", f"{USER}:{PASSWORD}", f"docker://{name}"
+    ).stdout
     return str(json.loads(out)["Digest"])
 
 
@@ -70,8 +71,14 @@ def test_large_layer_chunked_upload(env: Env, registry: DistributionRegistry) ->
     digest = json.loads(out.stdout)["digest"]
     assert _skopeo_digest(registry, name) == digest
     layout = env.tmp / "layout"
-    skopeo("copy", "--src-tls-verify=false", "--src-creds", f"{USER}:{PASSWORD}",
-           f"docker://{name}", f"oci:{layout}:x")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        f"{USER}:{PASSWORD}",
+        f"docker://{name}",
+        f"oci:{layout}:x",
+    )
     index = json.loads((layout / "index.json").read_text())
     assert index["manifests"][0]["digest"] == digest
 
@@ -83,9 +90,17 @@ def test_skopeo_pushes_hoist_pulls_and_back(env: Env, registry: DistributionRegi
     env.hoist("push", src, check=True)
     # skopeo copies what hoist pushed to another repo; hoist pulls what skopeo pushed
     dst = f"{registry.host}/from/skopeo:1"
-    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-           "--src-creds", f"{USER}:{PASSWORD}", "--dest-creds", f"{USER}:{PASSWORD}",
-           f"docker://{src}", f"docker://{dst}")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--src-creds",
+        f"{USER}:{PASSWORD}",
+        "--dest-creds",
+        f"{USER}:{PASSWORD}",
+        f"docker://{src}",
+        f"docker://{dst}",
+    )
     fresh = {"HOIST_HOME": str(env.tmp / "fresh")}
     env.hoist("pull", dst, env=fresh, check=True)
     inspected = json.loads(env.hoist("inspect", dst, check=True).stdout)
@@ -93,8 +108,9 @@ def test_skopeo_pushes_hoist_pulls_and_back(env: Env, registry: DistributionRegi
     assert env.hoist("inspect", "--raw", dst, check=True).stdout.encode()
 
 
-def test_skopeo_oci_layout_pulled_by_hoist(env: Env, registry: DistributionRegistry,
-                                          tmp_path: Path) -> None:
+def test_skopeo_oci_layout_pulled_by_hoist(
+    env: Env, registry: DistributionRegistry, tmp_path: Path
+) -> None:
     """An image skopeo pushed from its own OCI layout (written by hoist copy) pulls back."""
     name = f"{registry.host}/layout/app:1"
     env.pack("local/app:1", size=50_000)
@@ -102,11 +118,23 @@ def test_skopeo_oci_layout_pulled_by_hoist(env: Env, registry: DistributionRegis
     env.login(registry.host)
     env.hoist("tag", "local/app:1", name, check=True)
     env.hoist("push", name, check=True)
-    skopeo("copy", "--src-tls-verify=false", "--src-creds", f"{USER}:{PASSWORD}",
-           f"docker://{name}", f"oci:{layout}:v1")
+    skopeo(
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        f"{USER}:{PASSWORD}",
+        f"docker://{name}",
+        f"oci:{layout}:v1",
+    )
     pushed = f"{registry.host}/layout/skopeo:1"
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", f"{USER}:{PASSWORD}",
-           f"oci:{layout}:v1", f"docker://{pushed}")
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        f"{USER}:{PASSWORD}",
+        f"oci:{layout}:v1",
+        f"docker://{pushed}",
+    )
     out = env.hoist("pull", pushed, env={"HOIST_HOME": str(tmp_path / "h2")}, check=True)
     assert "Digest: sha256:" in out.stdout
 
@@ -182,6 +210,7 @@ def test_pull_missing_tag(env: Env, registry: DistributionRegistry) -> None:
     out = env.hoist("pull", f"{registry.host}/nothing/here:1")
     assert out.returncode == 4
     assert "hoist tags" in out.stderr
-    assert not (env.tmp / "hoist-home" / "index.json").exists() or "nothing" not in (
-        env.tmp / "hoist-home" / "index.json"
-    ).read_text()
+    assert (
+        not (env.tmp / "hoist-home" / "index.json").exists()
+        or "nothing" not in (env.tmp / "hoist-home" / "index.json").read_text()
+    )

@@ -20,10 +20,12 @@ from hoist.transports.resolve import parse_spec
 
 
 def test_bearer_challenge_with_several_scopes() -> None:
-    [c] = parse_challenges([
-        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
-        'scope="repository:a/b:pull repository:c/d:pull,push"'
-    ])
+    [c] = parse_challenges(
+        [
+            'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+            'scope="repository:a/b:pull repository:c/d:pull,push"'
+        ]
+    )
     assert c.scheme == "bearer" and c.realm == "https://auth.docker.io/token"
     assert c.service == "registry.docker.io"
     assert c.scopes == ["repository:a/b:pull", "repository:c/d:pull,push"]
@@ -76,7 +78,8 @@ def test_endpoints_plain_http_only_where_allowed() -> None:
         "https://registry.example.com"
     ]
     assert [e.base_url for e in opts.endpoints("127.0.0.1:5000")] == [
-        "https://127.0.0.1:5000", "http://127.0.0.1:5000"
+        "https://127.0.0.1:5000",
+        "http://127.0.0.1:5000",
     ]
     insecure = TransportOptions(insecure=True).endpoints("registry.example.com")
     assert [e.verify for e in insecure] == [False, False]
@@ -105,33 +108,67 @@ def test_transport_strings() -> None:
 # --- the diagnosis table: every rule is reachable, and the article's cases read right -------
 
 SAMPLES: dict[str, Situation] = {
-    "official-images": Situation("push", "docker.io", "library/myapp", code="DENIED",
-                                 provider="dockerhub"),
-    "dockerhub-pull-limit": Situation("pull", "docker.io", "library/ubuntu", status=429,
-                                      code="TOOMANYREQUESTS", provider="dockerhub"),
+    "official-images": Situation(
+        "push", "docker.io", "library/myapp", code="DENIED", provider="dockerhub"
+    ),
+    "dockerhub-pull-limit": Situation(
+        "pull",
+        "docker.io",
+        "library/ubuntu",
+        status=429,
+        code="TOOMANYREQUESTS",
+        provider="dockerhub",
+    ),
     "rate-limited": Situation("pull", "r.io", "a/b", status=429),
     "ecr-repository-missing": Situation(
-        "push", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "myapp", status=404,
-        code="NAME_UNKNOWN", provider="ecr", facts={"region": "us-east-1"}),
+        "push",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "myapp",
+        status=404,
+        code="NAME_UNKNOWN",
+        provider="ecr",
+        facts={"region": "us-east-1"},
+    ),
     "gcr-shut-down": Situation("pull", "gcr.io", "p/app", status=404, provider="gcr"),
     "provider-token-expired": Situation(
-        "push", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "myapp", status=401,
-        code="UNAUTHORIZED", provider="ecr",
-        credential=Credential("AWS", "t", source="x", stored_at=time.time() - 13 * 3600)),
-    "token-expired": Situation("push", "r.io", "a/b", status=401, code="UNAUTHORIZED",
-                               message="token has expired", credential=Credential("u", "p")),
+        "push",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "myapp",
+        status=401,
+        code="UNAUTHORIZED",
+        provider="ecr",
+        credential=Credential("AWS", "t", source="x", stored_at=time.time() - 13 * 3600),
+    ),
+    "token-expired": Situation(
+        "push",
+        "r.io",
+        "a/b",
+        status=401,
+        code="UNAUTHORIZED",
+        message="token has expired",
+        credential=Credential("u", "p"),
+    ),
     "login-rejected": Situation("login", "r.io", status=401, credential=Credential("u", "p")),
     "not-logged-in": Situation("push", "r.io", "a/b", status=401, code="UNAUTHORIZED"),
-    "credentials-rejected": Situation("pull", "r.io", "a/b", status=401, code="UNAUTHORIZED",
-                                      credential=Credential("u", "p")),
-    "dockerhub-push-denied": Situation("push", "docker.io", "alice/app", code="DENIED",
-                                       provider="dockerhub", credential=Credential("u", "p")),
-    "access-denied": Situation("push", "r.io", "a/b", status=403, code="DENIED",
-                               credential=Credential("u", "p")),
+    "credentials-rejected": Situation(
+        "pull", "r.io", "a/b", status=401, code="UNAUTHORIZED", credential=Credential("u", "p")
+    ),
+    "dockerhub-push-denied": Situation(
+        "push",
+        "docker.io",
+        "alice/app",
+        code="DENIED",
+        provider="dockerhub",
+        credential=Credential("u", "p"),
+    ),
+    "access-denied": Situation(
+        "push", "r.io", "a/b", status=403, code="DENIED", credential=Credential("u", "p")
+    ),
     "repository-missing": Situation("pull", "r.io", "a/b", status=404, code="NAME_UNKNOWN"),
     "manifest-missing": Situation("pull", "r.io", "a/b", status=404, code="MANIFEST_UNKNOWN"),
-    "manifest-blob-missing": Situation("push", "r.io", "a/b", status=400,
-                                       code="MANIFEST_BLOB_UNKNOWN"),
+    "manifest-blob-missing": Situation(
+        "push", "r.io", "a/b", status=400, code="MANIFEST_BLOB_UNKNOWN"
+    ),
     "blob-missing": Situation("pull", "r.io", "a/b", status=404, code="BLOB_UNKNOWN"),
     "upload-lost": Situation("push", "r.io", "a/b", status=404, code="BLOB_UPLOAD_UNKNOWN"),
     "content-corrupt": Situation("push", "r.io", "a/b", status=400, code="DIGEST_INVALID"),

@@ -149,6 +149,12 @@ class RegistryClient:
                         resp = http.get(endpoint.base_url + "/v2/")
                     except httpx.TransportError as exc:
                         http.close()
+                        if endpoint.secure and _is_certificate_problem(exc):
+                            # it speaks TLS, with a certificate we do not trust: plain HTTP
+                            # would only hide the real problem
+                            raise explain_network(
+                                self.registry, exc, config_path=str(hoist_config_file())
+                            ) from None
                         first_error = first_error or exc
                         continue
                     self.requests += 1
@@ -534,6 +540,11 @@ def _read_error_body(resp: httpx.Response) -> None:
     finally:
         resp.close()
     resp._content = bytes(buf[:65536])
+
+
+def _is_certificate_problem(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(n in text for n in ("certificate", "self-signed", "hostname mismatch"))
 
 
 def _worth_retrying_connect(exc: BaseException) -> bool:
