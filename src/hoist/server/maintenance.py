@@ -94,7 +94,11 @@ def collect_garbage(
                 if manifest is not None:
                     referenced |= _references(manifest)
             for digest in store.layer_links(name):
-                if digest in referenced or not _older(store, layer_link(name, digest), cutoff):
+                link = layer_link(name, digest)
+                if not driver.exists(link):
+                    _remove_leftover(store, link.rsplit("/", 1)[0], cutoff, dry_run)
+                    continue
+                if digest in referenced or not _older(store, link, cutoff):
                     live.add(digest)
                     continue
                 report.layer_links.append((name, digest))
@@ -102,6 +106,9 @@ def collect_garbage(
                     store.unlink_blob(name, digest)
             live |= referenced
         for digest in store.all_blobs():
+            if store.blob_size(digest) is None:
+                _remove_leftover(store, blob_path(digest).rsplit("/", 1)[0], cutoff, dry_run)
+                continue
             if digest in live or not _older(store, blob_path(digest), cutoff):
                 continue
             size = store.blob_size(digest) or 0
@@ -113,6 +120,14 @@ def collect_garbage(
         if not dry_run:
             report.uploads = UploadManager(store).purge_stale(upload_ttl)
     return report
+
+
+def _remove_leftover(store: RegistryStore, directory: str, cutoff: float, dry_run: bool) -> None:
+    """Remove a directory a crash left without its file (a cut-short commit or link write)."""
+    if dry_run or not _older(store, directory, cutoff):
+        return
+    with contextlib.suppress(PathNotFoundError):
+        store.driver.delete(directory)
 
 
 def _reachable(
@@ -144,7 +159,11 @@ def _reachable(
 def check_storage(store: RegistryStore) -> list[str]:
     """Every problem found: blobs whose bytes do not match their digest, links to missing
     blobs, manifests that do not parse or reference what their repository lacks, dangling
-    tags. Reads every blob once (streaming)."""
+    tags. Reads every blob once (streaming).
+
+    Directories a crash left without their file (a blob move or link write cut short) are not
+    problems: nothing in them was ever visible, and gc removes them after the grace period.
+    """
     problems: list[str] = []
     driver = store.driver
     for digest in store.all_blobs():
@@ -154,8 +173,7 @@ def check_storage(store: RegistryStore) -> list[str]:
                 while chunk := fh.read(1 << 20):
                     hasher.update(chunk)
         except PathNotFoundError:
-            problems.append(f"blob {digest}: directory without data")
-            continue
+            continue  # leftover of a commit cut short: invisible, and gc removes it
         actual = f"{digest.algorithm}:{hasher.hexdigest()}"
         if actual != digest:
             problems.append(f"blob {digest}: content hashes to {actual}")
@@ -163,13 +181,17 @@ def check_storage(store: RegistryStore) -> list[str]:
         for digest in store.layer_links(name):
             try:
                 target = driver.get_content(layer_link(name, digest)).decode().strip()
-            except (PathNotFoundError, UnicodeDecodeError):
+            except PathNotFoundError:
+                continue  # a link write cut short: the blob is simply not linked
+            except UnicodeDecodeError:
                 target = ""
             if target != digest:
                 problems.append(f"{name}: layer link {digest} is corrupt ({target[:80]!r})")
             if store.blob_size(digest) is None:
                 problems.append(f"{name}: layer link {digest} points to a missing blob")
         for digest in store.manifest_revisions(name):
+            if not driver.exists(revision_link(name, digest)):
+                continue  # a link write cut short: the manifest was never visible
             item = store.get_manifest(name, digest)
             if item is None:
                 problems.append(f"{name}: manifest {digest} is linked but its content is missing")
@@ -182,6 +204,8 @@ def check_storage(store: RegistryStore) -> list[str]:
             for missing in store.missing_references(name, manifest):
                 problems.append(f"{name}: manifest {digest} references missing {missing.digest}")
         for tag in driver.list(f"repositories/{name}/_manifests/tags"):
+            if not driver.exists(tag_link(name, tag)):
+                continue  # a tag write cut short: the tag never existed
             tagged = store.resolve_tag(name, tag)
             if tagged is None:
                 problems.append(f"{name}: tag {tag} has no valid link ({tag_link(name, tag)})")

@@ -132,7 +132,7 @@ class RegistryStore:
 
     def unlink_blob(self, name: str, digest: Digest) -> bool:
         try:
-            self.driver.delete(layer_link(name, digest))
+            self.driver.delete(layer_link(name, digest).rsplit("/", 1)[0])
         except PathNotFoundError:
             return False
         return True
