@@ -78,11 +78,11 @@ def test_endpoints_plain_http_only_where_allowed() -> None:
         "https://registry.example.com"
     ]
     assert [e.base_url for e in opts.endpoints("127.0.0.1:5000")] == [
-        "https://127.0.0.1:5000",
         "http://127.0.0.1:5000",
+        "https://127.0.0.1:5000",
     ]
     insecure = TransportOptions(insecure=True).endpoints("registry.example.com")
-    assert [e.verify for e in insecure] == [False, False]
+    assert [e.verify() for e in insecure] == [False, False]
 
 
 def test_insecure_registries_from_config(env: object, tmp_path: object) -> None:

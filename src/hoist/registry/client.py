@@ -144,7 +144,7 @@ class RegistryClient:
             first_error: BaseException | None = None
             for attempt in range(1, 3):
                 for endpoint in self.options.endpoints(self.host):
-                    http = self._new_http(endpoint.verify)
+                    http = self._new_http(endpoint.verify())
                     try:
                         resp = http.get(endpoint.base_url + "/v2/")
                     except httpx.TransportError as exc:
@@ -158,6 +158,9 @@ class RegistryClient:
                         first_error = first_error or exc
                         continue
                     self.requests += 1
+                    if _tls_only(endpoint.base_url, resp):
+                        http.close()  # plain HTTP to a TLS port: try the next endpoint
+                        continue
                     self._adopt_ping(endpoint.base_url, http, resp)
                     return
                 if first_error is not None and not _worth_retrying_connect(first_error):
@@ -540,6 +543,15 @@ def _read_error_body(resp: httpx.Response) -> None:
     finally:
         resp.close()
     resp._content = bytes(buf[:65536])
+
+
+def _tls_only(base: str, resp: httpx.Response) -> bool:
+    """A server that speaks only TLS answers a plain-HTTP request with 400 saying so."""
+    return (
+        base.startswith("http://")
+        and resp.status_code == 400
+        and "https" in resp.text[:500].lower()
+    )
 
 
 def _is_certificate_problem(exc: BaseException) -> bool:

@@ -59,14 +59,22 @@ def configured_insecure_registries() -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One way to reach a registry: base URL and what to verify."""
+    """One way to reach a registry: base URL, and whether (and how) to verify TLS."""
 
     base_url: str
-    verify: ssl.SSLContext | bool
+    verified: bool
+    options: TransportOptions
+    host: str
 
     @property
     def secure(self) -> bool:
-        return self.base_url.startswith("https://") and self.verify is not False
+        return self.base_url.startswith("https://") and self.verified
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """Built only when this endpoint is tried: loading CA bundles costs tens of ms."""
+        if not self.base_url.startswith("https://") or not self.verified:
+            return False
+        return self.options.ssl_context(self.host)
 
 
 @dataclass(frozen=True)
@@ -83,13 +91,18 @@ class TransportOptions:
         return self.insecure or h in self.extra_insecure or h in configured_insecure_registries()
 
     def endpoints(self, host: str) -> list[Endpoint]:
-        """Candidates in order: verified HTTPS, then (only where allowed) the weaker ones."""
+        """Candidates in order: verified HTTPS, then (only where allowed) the weaker ones.
+
+        On loopback plain HTTP is tried first (local registries nearly always speak it, and it
+        saves building a TLS context on every command); a TLS server answers that with 400 and
+        HTTPS is tried next, still verified.
+        """
+        https, http = f"https://{host}", f"http://{host}"
         if self.is_insecure(host):
-            return [Endpoint(f"https://{host}", False), Endpoint(f"http://{host}", False)]
-        verified = Endpoint(f"https://{host}", self.ssl_context(host))
+            return [Endpoint(https, False, self, host), Endpoint(http, False, self, host)]
         if is_loopback_registry(host):
-            return [verified, Endpoint(f"http://{host}", False)]
-        return [verified]
+            return [Endpoint(http, False, self, host), Endpoint(https, True, self, host)]
+        return [Endpoint(https, True, self, host)]
 
     def ssl_context(self, host: str) -> ssl.SSLContext:
         """System + certifi roots, plus certs.d/HOST CAs and client cert, plus --ca-cert."""

@@ -14,6 +14,7 @@ kept (`GET <location>` -> `Range: 0-N`) and resends from there. If the session i
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from hoist.registry.retry import RETRYABLE_STATUS
 
 #: Default chunk: large enough that per-request overhead vanishes, small enough that four
 #: parallel uploads hold little memory.
-DEFAULT_CHUNK: Final = 16 * 1024 * 1024
+DEFAULT_CHUNK: Final = int(float(os.environ.get("HOIST_CHUNK_MIB", "16")) * 1024 * 1024)
 #: A server asking for chunks larger than this is not obeyed beyond it (memory bound).
 MAX_CHUNK: Final = 128 * 1024 * 1024
 
