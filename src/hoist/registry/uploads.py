@@ -14,6 +14,7 @@ kept (`GET <location>` -> `Range: 0-N`) and resends from there. If the session i
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -190,6 +191,11 @@ def upload_blob(
             location = resp.headers.get("location") or location
             offset += len(piece)
             progress.reached(offset)
+            del resp, piece
+            # httpx's request/response objects form reference cycles that keep each sent
+            # chunk alive until the cycle collector runs, and big byte strings never trigger
+            # it: collect the young generations so memory stays at one chunk, not the blob
+            gc.collect(1)
             continue
         failures += 1
         if resp.status_code == 416:
