@@ -150,13 +150,14 @@ class RegistryStore:
 
     def get_manifest(self, name: str, digest: Digest) -> StoredManifest | None:
         """The manifest if it is in repository `name` (cached by digest after first read)."""
+        cached = self._manifests.get(digest)
+        if cached is not None:
+            # Content is immutable; only its presence in this repository needs checking.
+            return cached if self.driver.exists(revision_link(name, digest)) else None
         try:
             link = self.driver.get_content(revision_link(name, digest))
         except PathNotFoundError:
             return None
-        cached = self._manifests.get(digest)
-        if cached is not None:
-            return cached
         try:
             data = self.driver.get_content(blob_path(digest))
         except PathNotFoundError:

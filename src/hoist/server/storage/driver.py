@@ -33,7 +33,8 @@ class PathNotFoundError(Exception):
 
 def check_path(path: str) -> str:
     """Refuse empty, absolute or traversing paths: a bug above must not escape the root."""
-    if not _PATH_RE.match(path) or any(part in (".", "..") for part in path.split("/")):
+    wrapped = f"/{path}/"
+    if not _PATH_RE.match(path) or "/../" in wrapped or "/./" in wrapped:
         raise ValueError(f"invalid storage path {path!r}")
     return path
 
