@@ -5,6 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -224,3 +227,60 @@ def test_dotdot_name_is_rejected_not_normalized(registry: HoistServer) -> None:
 def test_unsupported_method_is_spec_error(client: httpx.Client) -> None:
     r = client.request("POST", "/v2/blobs/x/tags/list")
     assert r.status_code == 405 and error_code(r) == "UNSUPPORTED"
+
+
+def _send_truncated(registry: HoistServer, request_head: str, body: bytes) -> None:
+    """Send a request whose body stops short of its Content-Length, then hang up."""
+    host, port = registry.host.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request_head.encode() + body)
+        time.sleep(0.3)
+
+
+def test_client_hanging_up_mid_chunk_leaves_session_unchanged(
+    client: httpx.Client, registry: HoistServer
+) -> None:
+    location = client.post("/v2/blobs/hangup/blobs/uploads/").headers["Location"]
+    client.patch(location, content=b"k" * 100, headers={"Content-Range": "0-99"})
+    head = (
+        f"PATCH {location} HTTP/1.1\r\nHost: {registry.host}\r\n"
+        "Content-Length: 100000\r\nContent-Range: 100-100099\r\n\r\n"
+    )
+    _send_truncated(registry, head, b"x" * 40_000)
+    for _ in range(50):
+        status = client.get(location)
+        if status.headers["Range"] == "0-99":
+            break
+        time.sleep(0.1)
+    assert status.headers["Range"] == "0-99"
+    data = b"k" * 100 + b"y" * 10
+    r = client.put(location, params={"digest": sha(data)}, content=b"y" * 10)
+    assert r.status_code == 201
+
+
+def test_truncated_monolithic_upload_stores_nothing(
+    client: httpx.Client, registry: HoistServer
+) -> None:
+    data = os.urandom(50_000)
+    head = (
+        f"POST /v2/blobs/trunc/blobs/uploads/?digest={sha(data)} HTTP/1.1\r\n"
+        f"Host: {registry.host}\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    _send_truncated(registry, head, data[:20_000])
+    time.sleep(0.2)
+    assert client.head(f"/v2/blobs/trunc/blobs/{sha(data)}").status_code == 404
+    digest_hex = sha(data).split(":")[1]
+    assert not (registry.root / "blobs/sha256" / digest_hex[:2] / digest_hex).exists()
+
+
+def test_abandoned_uploads_hold_no_file_descriptors(
+    client: httpx.Client, registry: HoistServer
+) -> None:
+    fd_dir = Path(f"/proc/{registry.proc.pid}/fd")
+    if not fd_dir.exists():
+        pytest.skip("needs /proc")
+    before = len(list(fd_dir.iterdir()))
+    for _ in range(40):
+        location = client.post("/v2/blobs/abandoned/blobs/uploads/").headers["Location"]
+        client.patch(location, content=b"z" * 10)
+    assert len(list(fd_dir.iterdir())) < before + 10

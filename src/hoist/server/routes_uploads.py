@@ -18,7 +18,7 @@ from hoist.oci import Digest
 from hoist.server import params
 from hoist.server.context import Call, Registry
 from hoist.server.errors import APIError
-from hoist.server.uploads import UploadManager, UploadSession
+from hoist.server.uploads import UploadSession
 
 _BATCH: Final = 1 << 20
 _INLINE: Final = 64 << 10
@@ -41,9 +41,9 @@ async def _flush(session: UploadSession, pieces: list[bytes]) -> None:
     data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     pieces.clear()
     if len(data) <= _INLINE:
-        UploadManager.write(session, data)
+        session.write(data)
     else:
-        await asyncio.to_thread(UploadManager.write, session, data)
+        await asyncio.to_thread(session.write, data)
 
 
 async def _receive(request: web.Request, session: UploadSession, expected: int | None) -> int:
@@ -78,7 +78,7 @@ async def _receive(request: web.Request, session: UploadSession, expected: int |
                 f"body is {received} bytes but its Content-Range declares {expected}",
             )
     except BaseException:
-        UploadManager.rollback(session, start_size, saved_hash)
+        session.rollback(start_size, saved_hash)
         raise
     return received
 
@@ -142,8 +142,11 @@ async def start_upload(reg: Registry, call: Call) -> web.StreamResponse:
 async def patch_upload(reg: Registry, call: Call) -> web.StreamResponse:
     session = await reg.uploads.get(call.name, call.ref)
     async with session.lock:
-        expected = _check_range(call, session)
-        await _receive(call.request, session, expected)
+        try:
+            expected = _check_range(call, session)
+            await _receive(call.request, session, expected)
+        finally:
+            session.release()
     return web.Response(status=202, headers=_session_headers(call.name, session))
 
 
@@ -154,10 +157,13 @@ async def put_upload(reg: Registry, call: Call) -> web.StreamResponse:
     digest = params.digest(wanted)
     session = await reg.uploads.get(call.name, call.ref)
     async with session.lock:
-        expected = _check_range(call, session)
-        if call.request.body_exists:
-            await _receive(call.request, session, expected)
-        await asyncio.to_thread(reg.uploads.commit, session, digest)
+        try:
+            expected = _check_range(call, session)
+            if call.request.body_exists:
+                await _receive(call.request, session, expected)
+            await asyncio.to_thread(reg.uploads.commit, session, digest)
+        finally:
+            session.release()
     return web.Response(status=201, headers=_blob_headers(call.name, digest))
 
 

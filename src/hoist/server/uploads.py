@@ -25,7 +25,7 @@ from typing import Final
 
 from hoist.oci import Digest
 from hoist.server.errors import APIError
-from hoist.server.storage import FileWriter, PathNotFoundError
+from hoist.server.storage import FileWriter, PathNotFoundError, StorageDriver
 from hoist.server.store import RegistryStore, blob_path
 
 _UUID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
@@ -38,19 +38,52 @@ def _session_dir(upload_id: str) -> str:
 
 @dataclass
 class UploadSession:
-    """One upload in progress; `lock` serialises requests to the same session."""
+    """One upload in progress; `lock` serialises requests to the same session.
+
+    The file is open only while a request writes to it (`release` closes it after each), so
+    abandoned uploads cost no file descriptors, only their staged bytes until purged.
+    """
 
     id: str
     repository: str
     started: float
-    writer: FileWriter
+    driver: StorageDriver
     hasher: hashlib._Hash
+    size: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     touched: float = field(default_factory=time.time)
+    _writer: FileWriter | None = None
 
     @property
-    def size(self) -> int:
-        return self.writer.size
+    def data_path(self) -> str:
+        return f"{_session_dir(self.id)}/data"
+
+    def _open(self) -> FileWriter:
+        if self._writer is None:
+            self._writer = self.driver.writer(self.data_path, append=True)
+        return self._writer
+
+    def write(self, data: bytes) -> None:
+        """Hash and append (sync: called inline for small pieces, in a thread for big ones)."""
+        writer = self._open()
+        self.hasher.update(data)
+        writer.write(data)
+        self.size += len(data)
+
+    def rollback(self, size: int, hasher: hashlib._Hash) -> None:
+        """Undo a partly written chunk: the session is left as it was before the request."""
+        self._open().truncate(size)
+        self.size = size
+        self.hasher = hasher
+
+    def sync(self) -> None:
+        """Make the staged bytes durable (before they are moved into place)."""
+        self._open().commit()
+
+    def release(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class UploadManager:
@@ -68,8 +101,8 @@ class UploadManager:
         started = time.time()
         info = json.dumps({"repository": repository, "started": started}).encode()
         self.driver.put_content(f"{_session_dir(upload_id)}/info", info)
-        writer = self.driver.writer(f"{_session_dir(upload_id)}/data")
-        session = UploadSession(upload_id, repository, started, writer, hashlib.sha256())
+        self.driver.writer(f"{_session_dir(upload_id)}/data").close()
+        session = UploadSession(upload_id, repository, started, self.driver, hashlib.sha256())
         self._sessions[upload_id] = session
         return session
 
@@ -98,18 +131,19 @@ class UploadManager:
         except (PathNotFoundError, ValueError, KeyError, TypeError):
             return None
         hasher = hashlib.sha256()
+        size = 0
         try:
             with self.driver.reader(f"{base}/data") as fh:
                 while chunk := fh.read(_READ_CHUNK):
                     hasher.update(chunk)
+                    size += len(chunk)
         except PathNotFoundError:
             return None
-        writer = self.driver.writer(f"{base}/data", append=True)
-        return UploadSession(upload_id, repository, started, writer, hasher)
+        return UploadSession(upload_id, repository, started, self.driver, hasher, size)
 
     def cancel(self, session: UploadSession) -> None:
         self._sessions.pop(session.id, None)
-        session.writer.cancel()
+        session.release()
         with contextlib.suppress(PathNotFoundError):
             self.driver.delete(_session_dir(session.id))
 
@@ -119,18 +153,6 @@ class UploadManager:
             self.cancel(session)
 
     # --- data ----------------------------------------------------------------------------
-
-    @staticmethod
-    def write(session: UploadSession, data: bytes) -> None:
-        """Hash and append (sync: called inline for small pieces, in a thread for big ones)."""
-        session.hasher.update(data)
-        session.writer.write(data)
-
-    @staticmethod
-    def rollback(session: UploadSession, size: int, hasher: hashlib._Hash) -> None:
-        """Undo a partly written chunk: the session is left as it was before the request."""
-        session.writer.truncate(size)
-        session.hasher = hasher
 
     def commit(self, session: UploadSession, digest: Digest) -> int:
         """Verify, make durable, move into place and link; returns the blob's size.
@@ -150,8 +172,8 @@ class UploadManager:
                 detail={"digest": str(digest)},
             )
         size = session.size
-        session.writer.commit()
-        session.writer.close()
+        session.sync()
+        session.release()
         base = _session_dir(session.id)
         d = self.driver
         with d.lock(exclusive=False):
@@ -167,7 +189,7 @@ class UploadManager:
         return size
 
     def _rehash(self, session: UploadSession, digest: Digest) -> str:
-        session.writer.commit()
+        session.sync()
         hasher = digest.hasher()
         with self.driver.reader(f"{_session_dir(session.id)}/data") as fh:
             while chunk := fh.read(_READ_CHUNK):
