@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,7 +96,7 @@ def _image(store: RegistryStore, repo: str, tag: str | None, seed: bytes) -> Man
     _blob(store, repo, config)
     _blob(store, repo, layer)
     manifest = Manifest.parse(image_manifest(config, [layer]))
-    store.put_manifest(repo, manifest, tag)
+    assert store.put_manifest(repo, manifest, tag) == []
     return manifest
 
 
@@ -140,7 +141,7 @@ def test_gc_delete_untagged_keeps_index_children_and_referrers(tmp_path: Path) -
             }
         ).encode()
     )
-    store.put_manifest("u/app", index, "multi")
+    assert store.put_manifest("u/app", index, "multi") == []
     untagged = _image(store, "u/app", None, b"lonely")
     _age(root, 7200)
     report = collect_garbage(store, grace=3600, delete_untagged=True)
@@ -221,3 +222,30 @@ def test_crash_leftovers_are_not_problems_and_gc_removes_them(tmp_path: Path) ->
     assert not (root / blob_path(ghost)).parent.exists()
     assert not (root / layer_link("left/app", ghost)).parent.exists()
     assert check_storage(store) == []
+
+
+def test_gc_waits_for_pushes_holding_the_storage_lock(tmp_path: Path) -> None:
+    """A push step in progress (shared lock) holds gc off until it is done."""
+    store = RegistryStore(FilesystemDriver(tmp_path / "root"))
+    _blob(store, "lock/app", b"x")
+    finished = threading.Event()
+
+    def gc() -> None:
+        collect_garbage(RegistryStore(FilesystemDriver(tmp_path / "root")), grace=0)
+        finished.set()
+
+    with store.driver.lock(exclusive=False):
+        worker = threading.Thread(target=gc)
+        worker.start()
+        assert not finished.wait(0.5)
+    assert finished.wait(10)
+    worker.join()
+
+
+def test_manifest_put_reports_missing_blobs_and_stores_nothing(driver: StorageDriver) -> None:
+    store = RegistryStore(driver)
+    manifest = Manifest.parse(image_manifest(b"{}", [b"absent"]))
+    missing = store.put_manifest("miss/app", manifest, "v1")
+    assert {d.digest for d in missing} == {Digest.of(b"{}"), Digest.of(b"absent")}
+    assert store.resolve_tag("miss/app", "v1") is None
+    assert store.get_manifest("miss/app", manifest.digest) is None

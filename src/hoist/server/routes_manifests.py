@@ -98,7 +98,7 @@ async def put_manifest(reg: Registry, call: Call) -> web.StreamResponse:
                 detail={"digest": str(wanted)},
             )
         manifest = dataclasses.replace(manifest, digest=wanted)
-    missing = reg.store.missing_references(call.name, manifest)
+    missing = await asyncio.to_thread(reg.store.put_manifest, call.name, manifest, tag)
     if missing:
         errors = [
             (
@@ -110,7 +110,6 @@ async def put_manifest(reg: Registry, call: Call) -> web.StreamResponse:
         ]
         code, message, detail = errors[0]
         raise APIError(code, message, detail=detail, more=errors[1:])
-    await asyncio.to_thread(reg.store.put_manifest, call.name, manifest, tag)
     headers = {
         "Location": f"/v2/{call.name}/manifests/{manifest.digest}",
         "Docker-Content-Digest": str(manifest.digest),

@@ -197,14 +197,18 @@ class RegistryStore:
                 missing.append(blob)
         return missing
 
-    def put_manifest(self, name: str, manifest: Manifest, tag: str | None) -> None:
+    def put_manifest(self, name: str, manifest: Manifest, tag: str | None) -> list[Descriptor]:
         """Store content, then the revision link, referrer entry and tag (each atomic).
 
-        Runs under the shared storage lock and refreshes the links it relies on, so a
-        concurrent `hoist registry gc` can neither delete them mid-push nor shortly after.
+        Returns the references the repository lacks, in which case nothing is stored. The
+        check and the writes run under the shared storage lock, and the links relied on are
+        refreshed, so `hoist registry gc` can delete them neither in between nor shortly after.
         """
         d = self.driver
         with d.lock(exclusive=False):
+            missing = self.missing_references(name, manifest)
+            if missing:
+                return missing
             for blob in manifest.blobs():
                 if not blob.urls and d.exists(layer_link(name, blob.digest)):
                     d.touch(layer_link(name, blob.digest))
@@ -223,6 +227,7 @@ class RegistryStore:
             if tag is not None:
                 d.put_content(tag_link(name, tag), manifest.digest.encode())
         self._manifests.put(StoredManifest(manifest.data, manifest.media_type, manifest.digest))
+        return []
 
     @staticmethod
     def _referrer_descriptor(manifest: Manifest) -> dict[str, Any]:
