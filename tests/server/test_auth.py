@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,3 +270,25 @@ def test_no_auth_is_refused_off_loopback(tmp_path: Path) -> None:
         hoist_server(tmp_path, extra_args=["--addr", "0.0.0.0:0"]),
     ):
         pass
+
+
+def test_htpasswd_remembers_only_until_the_file_changes(tmp_path: Path) -> None:
+    from hoist.server.auth.htpasswd import Htpasswd
+    from tests.support.peers import htpasswd_line
+
+    path = tmp_path / "htpasswd"
+    path.write_text(htpasswd_line("carol", "first") + "\n")
+    users = Htpasswd(path)
+    assert not users.remembered("carol", "first")
+    assert users.verify("carol", "first")
+    assert users.remembered("carol", "first")
+    assert not users.remembered("carol", "other")
+    assert not users.verify("carol", "other") and not users.verify("nobody", "first")
+    path.write_text(htpasswd_line("carol", "second") + "\n")
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert not users.remembered("carol", "first")
+    assert not users.verify("carol", "first")
+    assert users.verify("carol", "second")
+    path.write_text("carol:plaintext\n")
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    assert not users.verify("carol", "second")  # a broken file lets nobody in

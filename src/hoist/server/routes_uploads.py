@@ -134,9 +134,7 @@ async def start_upload(reg: Registry, call: Call) -> web.StreamResponse:
             raise
         return web.Response(status=201, headers=_blob_headers(call.name, digest))
     session = reg.uploads.create(call.name)
-    headers = _session_headers(call.name, session)
-    headers["OCI-Chunk-Min-Length"] = "0"
-    return web.Response(status=202, headers=headers)
+    return web.Response(status=202, headers=_session_headers(call.name, session))
 
 
 async def patch_upload(reg: Registry, call: Call) -> web.StreamResponse:

@@ -210,14 +210,10 @@ class UploadManager:
                     purged.append(upload_id)
                 continue
             base = _session_dir(upload_id)
-            try:
-                last = max(
-                    self.driver.stat(f"{base}/{part}").mtime
-                    for part in self.driver.list(base) or ["."]
-                    if part != "."
-                )
-            except (PathNotFoundError, ValueError):
-                last = 0.0
+            last = 0.0  # a session directory with nothing in it is debris: remove it
+            for part in self.driver.list(base):
+                with contextlib.suppress(PathNotFoundError):
+                    last = max(last, self.driver.stat(f"{base}/{part}").mtime)
             if last < cutoff:
                 with contextlib.suppress(PathNotFoundError):
                     self.driver.delete(base)

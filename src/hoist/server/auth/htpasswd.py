@@ -84,6 +84,10 @@ class Htpasswd:
 
     def remembered(self, user: str, password: str) -> bool:
         """True if this exact password was verified recently (non-blocking fast path)."""
+        try:
+            self._reload()  # a stat; an edited file forgets what was remembered
+        except (OSError, ValueError):
+            return False
         remembered = self._verified.get(user)
         if not remembered or remembered[1] <= time.monotonic():
             return False
