@@ -7,11 +7,15 @@ import json
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from hoist.server.maintenance import check_storage
+from hoist.server.storage import FilesystemDriver
+from hoist.server.store import RegistryStore
 from tests.server.conftest import error_code, push_blob, sha, snapshot
 from tests.support.hoist_server import HoistServer
 
@@ -284,3 +288,26 @@ def test_abandoned_uploads_hold_no_file_descriptors(
         location = client.post("/v2/blobs/abandoned/blobs/uploads/").headers["Location"]
         client.patch(location, content=b"z" * 10)
     assert len(list(fd_dir.iterdir())) < before + 10
+
+
+def test_concurrent_pushes_of_one_blob_into_many_repositories(
+    client: httpx.Client, registry: HoistServer
+) -> None:
+    data = os.urandom(2 << 20)
+    digest = sha(data)
+
+    def push(i: int) -> int:
+        with httpx.Client(base_url=registry.url, timeout=30) as c:
+            location = c.post(f"/v2/race/r{i}/blobs/uploads/").headers["Location"]
+            c.patch(location, content=data[: 1 << 20])
+            return c.put(location, params={"digest": digest}, content=data[1 << 20 :]).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(push, range(8))) == [201] * 8
+    for i in range(8):
+        assert client.get(f"/v2/race/r{i}/blobs/{digest}").content == data
+    store = RegistryStore(FilesystemDriver(registry.root))
+    assert check_storage(store) == []
+    assert list((registry.root / "blobs/sha256" / digest[7:9]).iterdir()) == [
+        registry.root / "blobs/sha256" / digest[7:9] / digest[7:]
+    ]

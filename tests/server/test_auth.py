@@ -292,3 +292,32 @@ def test_htpasswd_remembers_only_until_the_file_changes(tmp_path: Path) -> None:
     path.write_text("carol:plaintext\n")
     os.utime(path, (time.time() + 10, time.time() + 10))
     assert not users.verify("carol", "second")  # a broken file lets nobody in
+
+
+def test_login_limiter_window() -> None:
+    from hoist.server.auth.limiter import LoginLimiter
+    from hoist.server.errors import APIError
+
+    now = [1000.0]
+    limiter = LoginLimiter(max_failures=3, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        limiter.check("10.0.0.1")
+        limiter.failed("10.0.0.1")
+    with pytest.raises(APIError) as refused:
+        limiter.check("10.0.0.1")
+    assert refused.value.status == 429 and refused.value.headers["Retry-After"] == "61"
+    limiter.check("10.0.0.2")  # other addresses are not affected
+    now[0] += 61
+    limiter.check("10.0.0.1")
+
+
+def test_password_guessing_gets_429(tmp_path: Path) -> None:
+    with hoist_server(tmp_path, auth="htpasswd") as reg:
+        statuses = [
+            httpx.get(f"{reg.url}/v2/", auth=("alice", f"guess-{i}")).status_code for i in range(12)
+        ]
+        assert statuses[:10] == [401] * 10
+        assert statuses[10:] == [429, 429]
+        r = httpx.get(f"{reg.url}/v2/", auth=reg.basic_auth)
+        assert r.status_code == 429 and error_code(r) == "TOOMANYREQUESTS"
+        assert int(r.headers["Retry-After"]) > 0

@@ -63,8 +63,10 @@ class TokenEndpoint:
             "UNAUTHORIZED", message, headers={"WWW-Authenticate": f'Basic realm="{self.realm}"'}
         )
 
-    async def _login(self, user: str, password: str) -> str:
-        if self.htpasswd is None or not await check_password(self.htpasswd, user, password):
+    async def _login(self, request: web.Request, user: str, password: str) -> str:
+        if self.htpasswd is None or not await check_password(
+            self.htpasswd, user, password, request.remote
+        ):
             raise self._denied("invalid username or password")
         return user
 
@@ -81,7 +83,7 @@ class TokenEndpoint:
         query = request.query
         self._check_service(query.get("service"))
         creds = basic_credentials(request)
-        user = ANONYMOUS if creds is None else await self._login(*creds)
+        user = ANONYMOUS if creds is None else await self._login(request, *creds)
         granted = self.policy.grant(user, _scopes(query.getall("scope", [])))
         token, expires_in, issued = self.tokens.issue(user, granted)
         body: dict[str, Any] = {
@@ -99,7 +101,9 @@ class TokenEndpoint:
         self._check_service(str(form.get("service", "")) or None)
         grant_type = str(form.get("grant_type", ""))
         if grant_type == "password":
-            user = await self._login(str(form.get("username", "")), str(form.get("password", "")))
+            user = await self._login(
+                request, str(form.get("username", "")), str(form.get("password", ""))
+            )
         elif grant_type == "refresh_token":
             try:
                 user = self.tokens.verify_refresh(str(form.get("refresh_token", "")))

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from hoist.server.auth.access import ANONYMOUS, AccessPolicy, Scope
 from hoist.server.auth.htpasswd import Htpasswd
+from hoist.server.auth.limiter import LoginLimiter
 from hoist.server.auth.token import InvalidTokenError, TokenClaims, TokenService
 from hoist.server.errors import APIError
 
@@ -51,10 +52,19 @@ def basic_credentials(request: web.Request) -> tuple[str, str] | None:
     return user, password
 
 
-async def check_password(htpasswd: Htpasswd, user: str, password: str) -> bool:
+_LIMITER = LoginLimiter()
+
+
+async def check_password(htpasswd: Htpasswd, user: str, password: str, client: str | None) -> bool:
+    """Verify a password, refusing (429) clients that failed too often recently."""
     if htpasswd.remembered(user, password):
         return True
-    return await asyncio.to_thread(htpasswd.verify, user, password)
+    address = client or "unknown"
+    _LIMITER.check(address)
+    ok = await asyncio.to_thread(htpasswd.verify, user, password)
+    if not ok:
+        _LIMITER.failed(address)
+    return ok
 
 
 class Authenticator(abc.ABC):
@@ -101,7 +111,7 @@ class BasicAuth(Authenticator):
         if creds is None:
             user = ANONYMOUS
         else:
-            if not await check_password(self.htpasswd, *creds):
+            if not await check_password(self.htpasswd, *creds, request.remote):
                 raise self._challenge("invalid username or password")
             user = creds[0]
         if needed is None:
