@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -311,3 +313,39 @@ def test_concurrent_pushes_of_one_blob_into_many_repositories(
     assert list((registry.root / "blobs/sha256" / digest[7:9]).iterdir()) == [
         registry.root / "blobs/sha256" / digest[7:9] / digest[7:]
     ]
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_large_upload_and_download_are_streamed_not_held(
+    client: httpx.Client, registry: HoistServer
+) -> None:
+    if not Path(f"/proc/{registry.proc.pid}/status").exists():
+        pytest.skip("needs /proc")
+    block = os.urandom(1 << 20)
+    count = 128
+    hasher = hashlib.sha256()
+    for _ in range(count):
+        hasher.update(block)
+    digest = "sha256:" + hasher.hexdigest()
+
+    def body() -> Iterator[bytes]:
+        for _ in range(count):
+            yield block
+
+    before = _peak_rss_kib(registry.proc.pid)
+    location = client.post("/v2/blobs/huge/blobs/uploads/").headers["Location"]
+    assert client.patch(location, content=body()).status_code == 202
+    assert client.put(location, params={"digest": digest}).status_code == 201
+    received = 0
+    with client.stream("GET", f"/v2/blobs/huge/blobs/{digest}") as r:
+        for chunk in r.iter_bytes():
+            received += len(chunk)
+    assert received == count << 20
+    grown_mib = (_peak_rss_kib(registry.proc.pid) - before) / 1024
+    assert grown_mib < 48, f"server peak memory grew by {grown_mib:.0f} MiB for a 128 MiB blob"

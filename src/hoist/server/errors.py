@@ -57,6 +57,8 @@ class APIError(Exception):
 
     `status` overrides the code's usual status where the spec asks for another one (a manifest
     over 4 MiB is MANIFEST_INVALID with 413). `headers` carries e.g. `WWW-Authenticate`.
+    `more` adds further (code, message, detail) entries: the spec wants one error per missing
+    blob of a manifest.
     """
 
     def __init__(
