@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,21 @@ def test_banner_says_where_and_how_to_log_in() -> None:
     )
     assert "listening on http://127.0.0.1:5000" in text
     assert "hoist login 127.0.0.1:5000 -u USER" in text
+
+
+def test_startup_errors_are_explained_not_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hoist.cli.main import main
+
+    root = ["--root", str(tmp_path / "r")]
+    assert main(["serve", *root, "--htpasswd", str(tmp_path / "missing")]) == 2
+    assert "htpasswd -Bbn" in capsys.readouterr().err
+    assert main(["serve", *root, "--tls-cert", "/nope.pem", "--tls-key", "/nope.key"]) == 2
+    assert "cannot load TLS certificate" in capsys.readouterr().err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", *root, "--addr", f"127.0.0.1:{port}"]) == 5
+    assert "cannot listen on" in capsys.readouterr().err

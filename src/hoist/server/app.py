@@ -17,6 +17,7 @@ from typing import Final
 
 from aiohttp import web
 
+from hoist.errors import UsageError
 from hoist.server import params
 from hoist.server.auth.access import AccessPolicy, Scope
 from hoist.server.auth.gate import Authenticator, BasicAuth, NoAuth, TokenAuth
@@ -161,7 +162,13 @@ def make_auth(
 ) -> tuple[Authenticator, TokenEndpoint | None]:
     """The auth gate for the config, and the token endpoint if token auth is on."""
     policy = AccessPolicy(config.access, anonymous_pull=config.anonymous_pull)
-    htpasswd = Htpasswd(config.htpasswd) if config.htpasswd is not None else None
+    try:
+        htpasswd = Htpasswd(config.htpasswd) if config.htpasswd is not None else None
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"cannot use htpasswd file {config.htpasswd}: {exc}",
+            fix="create it with bcrypt entries: htpasswd -Bbn USER PASSWORD >> FILE",
+        ) from None
     if config.auth == "none":
         return NoAuth(), None
     if config.auth == "htpasswd":

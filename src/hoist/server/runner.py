@@ -15,6 +15,7 @@ from typing import TextIO
 
 from aiohttp import web
 
+from hoist.errors import NetworkError, UsageError
 from hoist.server.app import create_app
 from hoist.server.config import ServerConfig
 
@@ -23,7 +24,13 @@ def _ssl_context(config: ServerConfig) -> ssl.SSLContext | None:
     if config.tls_cert is None or config.tls_key is None:
         return None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    try:
+        ctx.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(
+            f"cannot load TLS certificate {config.tls_cert} / key {config.tls_key}: {exc}",
+            fix="pass a PEM certificate chain and its unencrypted PEM private key",
+        ) from None
     return ctx
 
 
@@ -55,6 +62,7 @@ def banner(config: ServerConfig, host: str, port: int, tls: bool) -> list[str]:
 
 async def serve(config: ServerConfig, out: TextIO = sys.stdout) -> None:
     """Serve until SIGTERM or SIGINT, then finish in-flight requests and close cleanly."""
+    ctx = _ssl_context(config)
     app = create_app(config)
     runner = web.AppRunner(
         app,
@@ -63,9 +71,15 @@ async def serve(config: ServerConfig, out: TextIO = sys.stdout) -> None:
         read_bufsize=1 << 20,
     )
     await runner.setup()
-    ctx = _ssl_context(config)
     site = web.TCPSite(runner, config.host, config.port, ssl_context=ctx, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise NetworkError(
+            f"cannot listen on {config.addr}: {exc.strerror or exc}",
+            fix="pick another --addr (port 0 chooses a free one) or stop what uses it",
+        ) from None
     addresses = runner.addresses
     port = int(addresses[0][1]) if addresses else config.port
     for line in banner(config, config.host, port, ctx is not None):
