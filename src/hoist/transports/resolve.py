@@ -137,8 +137,6 @@ def open_destination(
             return archive, None
         archive = _load("archive", "ArchiveDestination", spec)(spec.path, spec.reference)
         return archive, spec.reference.tag
-    raise UsageError(
-        f"{text!r} cannot be written to",
-        why="hoist reads from a Docker daemon but does not write into one",
-        fix="copy to a registry, oci:DIR or docker-archive:FILE instead",
-    )
+    assert spec.reference is not None
+    daemon: ImageDestination = _load("daemon", "DaemonDestination", spec)(spec.reference)
+    return daemon, spec.reference.tag
