@@ -151,3 +151,15 @@ def test_rmi_by_digest_reference_explains_and_changes_nothing(
     assert "matches by digest" in r.err
     assert "hoist rmi NAME:TAG" in r.err
     assert (home / "index.json").read_bytes() == index_before
+
+
+def test_legacy_archive_becomes_a_pure_oci_image(hoist: Cli, home: Path, tmp_path: Path) -> None:
+    """An OCI manifest must not mix in Docker media types: strict registries refuse that."""
+    _load(hoist, tmp_path, "app:1", b"content")
+    store = ImageStore(home)
+    manifest = store.manifest(store.resolve("app:1").descriptor.digest)
+    assert manifest.media_type == "application/vnd.oci.image.manifest.v1+json"
+    assert manifest.config.media_type == "application/vnd.oci.image.config.v1+json"
+    assert [layer.media_type for layer in manifest.layers] == [
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    ]

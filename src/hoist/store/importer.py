@@ -411,7 +411,7 @@ class Importer:
                 f"{self.label}: {where} lists {len(layer_names)} layers but config "
                 f"{config_name} lists {len(ids)} diff_ids"
             )
-        jobs = [self._layer(name, ids[i], None, DOCKER_LAYER) for i, name in enumerate(layer_names)]
+        jobs = [self._layer(name, ids[i], None, OCI_LAYER) for i, name in enumerate(layer_names)]
 
         def finish() -> Descriptor:
             outs = [job.result() for job in jobs]
