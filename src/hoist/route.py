@@ -53,7 +53,7 @@ class Route:
         if p.id == "ecr-public":
             return "Amazon ECR Public"
         if p.id == "local":
-            return f"local registry on this machine ({ref.registry})"
+            return "a registry on this machine; loopback, so plain HTTP is allowed"
         return f"registry {ref.registry}"
 
     def line(self) -> str:
@@ -99,9 +99,9 @@ def invalid_json(text: str, error: InvalidReferenceError) -> dict[str, Any]:
 
 
 def describe_route(ref: Reference) -> str:
-    """`docker.io/library/myapp:1.4.0 (Docker Hub, official images: ...)` for a parsed reference."""
+    """`routes to docker.io/library/myapp:1.4.0 (Docker Hub, official images: ...)`."""
     r = Route(str(ref), ref, detect(ref.registry), True)
-    return f"{ref} ({r.summary})"
+    return f"routes to {ref} ({r.summary})"
 
 
 def hints(r: Route) -> list[str]:

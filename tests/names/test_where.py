@@ -145,3 +145,12 @@ def test_every_command_has_help_with_an_example() -> None:
     assert out.returncode == 0
     assert "example:" in out.stdout
     assert "hoist where myapp:1.4.0" in out.stdout
+
+
+def test_local_registry_route_says_loopback() -> None:
+    out = hoist("where", "127.0.0.1:5000/team/app:1")
+    assert out.returncode == 0
+    assert out.stdout.strip() == (
+        "127.0.0.1:5000/team/app:1 -> 127.0.0.1:5000/team/app:1 "
+        "(a registry on this machine; loopback, so plain HTTP is allowed)"
+    )
