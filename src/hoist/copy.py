@@ -6,6 +6,15 @@ repository it already holds, else streamed and verified against its digest on th
 manifests children-first, the root last under its tag. Nothing is buffered whole: blobs flow
 from `open_blob` to `put_blob` through `hoist.oci.VerifyingReader`. Progress is reported as
 `CopyEvent`s that the CLI renders (docker-style lines, progress bars, or JSON).
+
+Hashing costs about 0.5 s of CPU per GiB, so a blob is hashed once, by whoever has to believe
+it, and not again on the way: `copy_image(verify_blobs=False)` hands `put_blob` the source's
+own stream when the destination verifies for itself — the local store (`ingest` checks size
+and digest before the rename that makes a blob visible) and a registry (it hashes what it
+received and refuses the final `PUT ?digest=` on a mismatch). Push uses that for blobs from the
+local store, which were verified when they entered it; a file that rotted since is caught by
+the registry, and then re-hashed here to say which side is wrong. Pull uses it because the
+store's ingest is the check. Everything else keeps the client-side check.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, Protocol, cast, runtime_checkable
 
-from hoist.errors import HoistError, NotFoundError
+from hoist.errors import DigestMismatchError, HoistError, NotFoundError
 from hoist.oci import Descriptor, Manifest, Platform, VerifyingReader
 from hoist.transports.base import BlobResult, BlobStatus, ImageDestination, ImageSource
 
@@ -83,22 +92,61 @@ class _CancelledError(Exception):
 
 
 class _CountingReader:
-    """Reports bytes as the destination reads them; stops early when the copy is aborted."""
+    """Reports bytes as the destination reads them; stops early when the copy is aborted.
+
+    Seekable when the stream under it is (an unverified file, see `verify_blobs`), so an upload
+    can resume from the server's offset; bytes read again after a seek are not counted twice.
+    Never yields more than `desc.size` bytes: a hostile source cannot fill the disk even where
+    the digest is checked only at the end.
+    """
 
     def __init__(
-        self, raw: VerifyingReader, on_bytes: Callable[[int], None], abort: threading.Event
+        self,
+        raw: VerifyingReader | BinaryIO,
+        desc: Descriptor,
+        on_bytes: Callable[[int], None],
+        abort: threading.Event,
     ) -> None:
         self._raw = raw
+        self._desc = desc
         self._on_bytes = on_bytes
         self._abort = abort
+        self._pos = 0
+        self._high = 0
+        try:
+            self._seekable = not isinstance(raw, VerifyingReader) and bool(raw.seekable())
+        except (AttributeError, OSError, ValueError):
+            self._seekable = False
 
     def read(self, n: int = -1) -> bytes:
         if self._abort.is_set():
             raise _CancelledError
         chunk = self._raw.read(n)
         if chunk:
-            self._on_bytes(len(chunk))
+            self._pos += len(chunk)
+            if self._pos > self._desc.size:
+                raise DigestMismatchError(
+                    f"content for {self._desc.digest} is larger than the {self._desc.size} "
+                    "bytes declared",
+                    why="the source sent more data than its descriptor says",
+                )
+            if self._pos > self._high:
+                self._on_bytes(self._pos - self._high)
+                self._high = self._pos
         return chunk
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if not self._seekable:
+            raise OSError("not seekable")
+        assert not isinstance(self._raw, VerifyingReader)
+        self._pos = self._raw.seek(offset, whence)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 def select_platform(source: ImageSource, index: Manifest, platform: Platform) -> Manifest:
@@ -139,8 +187,13 @@ def copy_image(
     platform: Platform | None = None,
     on_event: EventHook | None = None,
     blob_attempts: int = 3,
+    verify_blobs: bool = True,
 ) -> CopyResult:
-    """Copy the image `source` points to into `destination` under `tag` (None: by digest)."""
+    """Copy the image `source` points to into `destination` under `tag` (None: by digest).
+
+    `verify_blobs=False` skips the client-side hash of blobs on the way: only for a
+    destination that verifies every blob itself (the module docstring says which, and why).
+    """
     started = time.monotonic()
     emit = on_event or (lambda e: None)
     root = source.root()
@@ -166,7 +219,9 @@ def copy_image(
 
     def one(desc: Descriptor, role: str) -> BlobOutcome:
         emit(CopyEvent("blob-start", desc, role=role))
-        outcome = _copy_blob(source, destination, desc, role, emit, abort, blob_attempts)
+        outcome = _copy_blob(
+            source, destination, desc, role, emit, abort, blob_attempts, verify_blobs
+        )
         with lock:
             result.blobs.append(outcome)
         emit(
@@ -218,6 +273,7 @@ def _copy_blob(
     emit: EventHook,
     abort: threading.Event,
     attempts: int,
+    verify: bool = True,
 ) -> BlobOutcome:
     if destination.has_blob(desc):
         return BlobOutcome(desc, role, BlobStatus.EXISTS, 0)
@@ -234,9 +290,8 @@ def _copy_blob(
     for attempt in range(1, attempts + 1):
         try:
             with source.open_blob(desc) as raw:
-                reader = _CountingReader(
-                    VerifyingReader(raw, desc.digest, desc.size), progress, abort
-                )
+                inner = VerifyingReader(raw, desc.digest, desc.size) if verify else raw
+                reader = _CountingReader(inner, desc, progress, abort)
                 res = destination.put_blob(desc, cast(BinaryIO, reader))
             return BlobOutcome(desc, role, res.status, res.bytes_sent, res.mounted_from)
         except (UploadLostError, RestartableError):
@@ -244,4 +299,24 @@ def _copy_blob(
                 raise
         except _CancelledError:
             raise HoistError("cancelled after another blob failed") from None
+        except HoistError as exc:
+            if not verify and exc.details.get("code") in ("DIGEST_INVALID", "SIZE_INVALID"):
+                _blame_source(source, desc)  # raises when the source itself is damaged
+            raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _blame_source(source: ImageSource, desc: Descriptor) -> None:
+    """After a destination refused an unverified blob: hash the source to say if it is wrong."""
+    try:
+        with source.open_blob(desc) as raw:
+            reader = VerifyingReader(raw, desc.digest, desc.size)
+            while reader.read(1 << 20):
+                pass
+    except DigestMismatchError as exc:
+        raise DigestMismatchError(
+            f"{source.describe()}: blob {desc.digest.short} is damaged ({exc.what})",
+            why=f"the copy in {source.describe()} no longer matches its digest, so the "
+            "destination refused it",
+            fix="remove the image and load or pull it again",
+        ) from None

@@ -16,7 +16,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -41,6 +41,9 @@ _MAX_REDIRECTS = 10
 
 #: Called on each retry: (what, attempt, delay seconds, reason) — the CLI may show it.
 RetryHook = Callable[[str, int, float, str], None]
+#: A request body: bytes, or a factory that streams it afresh on every (re)send. A streamed
+#: body is sent with the caller's `Content-Length`, never buffered whole.
+Body = bytes | Callable[[], Iterable[bytes]]
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -280,7 +283,7 @@ class RegistryClient:
         repository: str | None = None,
         reference: str | None = None,
         headers: Mapping[str, str] | None = None,
-        content: bytes | None = None,
+        content: Body | None = None,
         params: Mapping[str, str] | None = None,
         ok: Collection[int] = (200,),
         stream: bool = False,
@@ -288,8 +291,9 @@ class RegistryClient:
     ) -> httpx.Response:
         """Send one API request; statuses in `ok` are returned, anything else raised.
 
-        The body must be bytes (not a stream) so that a retry can resend it: callers split
-        large uploads into bounded chunks (`hoist.registry.uploads`).
+        The body is bytes, or a factory that yields it afresh (with `Content-Length` in
+        `headers`) so that a retry or a 401 refresh can resend it: large uploads stream from a
+        seekable file that way (`hoist.registry.uploads`).
         """
         self.connect()
         url = self.url(path)
@@ -339,13 +343,14 @@ class RegistryClient:
         method: str,
         url: str,
         headers: dict[str, str],
-        content: bytes | None,
+        content: Body | None,
         stream: bool,
     ) -> httpx.Response:
         """Send, following redirects by hand so Authorization never leaves the registry."""
         assert self._http is not None
         for _ in range(_MAX_REDIRECTS):
-            req = self._http.build_request(method, url, headers=headers, content=content)
+            body = content() if callable(content) else content
+            req = self._http.build_request(method, url, headers=headers, content=body)
             self.requests += 1
             resp = self._http.send(req, stream=stream)
             location = resp.headers.get("location")

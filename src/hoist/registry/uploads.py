@@ -3,13 +3,26 @@
 The distribution API uploads a blob in a session: `POST /v2/<name>/blobs/uploads/` opens it
 (or, with `?mount=<digest>&from=<repo>`, asks the registry to link a blob it already holds in
 another repository: 201 means done, nothing sent). Small blobs then go in one `PUT
-<location>?digest=`; large ones in `PATCH` chunks with `Content-Range` and a final empty `PUT`.
-Chunks are at least the server's `OCI-Chunk-Min-Length`.
+<location>?digest=`; large ones in `PATCH` requests with `Content-Range` and a final empty
+`PUT`. Chunks are at least the server's `OCI-Chunk-Min-Length`.
 
-Memory stays bounded: only the current chunk is held (so it can be resent), never the blob.
+Two ways to send, both with memory bounded to about one read (never the blob):
+
+* **From a seekable file** (a push from the local store): bodies stream straight from the file
+  in 1 MiB pieces with an explicit `Content-Length`. The first PATCH carries one chunk, which
+  proves cheaply that the session takes our data, credentials and `Content-Range`; the rest of
+  the blob then streams in a single PATCH, as docker and skopeo send it, because every extra
+  request costs a round trip plus the registry's per-request bookkeeping (distribution saves its
+  hash state and fsyncs on each one). A resend after a failure seeks back to wherever the
+  server's offset says, so nothing is kept in memory to make resuming possible.
+* **From a stream** (a copy from another registry or an archive): the current chunk is held so
+  it can be resent, and sent in 1 MiB pieces (one big `send` of a large buffer makes httpcore
+  copy the unsent rest of it after every partial write).
+
 When a PATCH fails midway (dropped connection, 5xx, 429), hoist asks the server how much it
 kept (`GET <location>` -> `Range: 0-N`) and resends from there. If the session itself is gone,
-`UploadLostError` tells the copy engine to re-open the source and start that blob over.
+or a stream cannot go back far enough, `UploadLostError` tells the copy engine to re-open the
+source and start that blob over.
 """
 
 from __future__ import annotations
@@ -17,7 +30,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
@@ -25,14 +38,17 @@ import httpx
 
 from hoist.errors import DigestMismatchError, HoistError, NetworkError, RegistryError
 from hoist.oci import Descriptor
-from hoist.registry.client import RegistryClient
+from hoist.registry.client import Body, RegistryClient
 from hoist.registry.retry import RETRYABLE_STATUS
 
-#: Default chunk: large enough that per-request overhead vanishes, small enough that four
-#: parallel uploads hold little memory.
+#: Default chunk: blobs up to this size go in one PUT; larger ones start with a PATCH of this
+#: size. A stream that cannot seek holds one chunk in memory (so four uploads hold 64 MiB).
 DEFAULT_CHUNK: Final = int(float(os.environ.get("HOIST_CHUNK_MIB", "16")) * 1024 * 1024)
 #: A server asking for chunks larger than this is not obeyed beyond it (memory bound).
 MAX_CHUNK: Final = 128 * 1024 * 1024
+
+#: Bodies are produced and sent in pieces of this size.
+_PIECE: Final = 1 << 20
 
 ProgressHook = Callable[[int], None]
 
@@ -134,17 +150,150 @@ def upload_blob(
     chunk_size: int = DEFAULT_CHUNK,
     on_progress: ProgressHook | None = None,
 ) -> int:
-    """Upload `desc` from `stream` (already verifying); returns the bytes sent."""
+    """Upload `desc` from `stream` (a seekable file, or a stream); returns the bytes sent."""
     sess = session or start_upload(client, repository, scopes)
     assert sess is not None
     chunk = min(MAX_CHUNK, max(chunk_size, sess.min_chunk, 1))
+    progress = _Progress(on_progress)
+    if _seekable(stream):
+        return _upload_from_file(client, repository, desc, stream, scopes, sess, chunk, progress)
+    return _upload_from_stream(client, repository, desc, stream, scopes, sess, chunk, progress)
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _file_body(stream: BinaryIO, desc: Descriptor, start: int, length: int) -> Body:
+    """A body factory: `length` bytes of the file from `start`, read afresh on every send."""
+
+    def pieces() -> Iterator[bytes]:
+        stream.seek(start)
+        left = length
+        while left:
+            piece = stream.read(min(left, _PIECE))
+            if not piece:
+                raise DigestMismatchError(
+                    f"the source of {desc.digest} ended before its {desc.size} bytes",
+                    why="the content is truncated",
+                )
+            left -= len(piece)
+            yield piece
+
+    return pieces
+
+
+def _bytes_body(data: bytes) -> Body:
+    """A body factory sending held bytes in bounded pieces."""
+    if len(data) <= _PIECE:
+        return data
+    return lambda: (data[i : i + _PIECE] for i in range(0, len(data), _PIECE))
+
+
+def _upload_from_file(
+    client: RegistryClient,
+    repository: str,
+    desc: Descriptor,
+    stream: BinaryIO,
+    scopes: Sequence[str],
+    sess: Session,
+    chunk: int,
+    progress: _Progress,
+) -> int:
+    base = stream.tell()
+    size = desc.size
+    location = sess.location
+    if size <= chunk:
+        _check_eof_at(stream, base + size)
+        body = _file_body(stream, desc, base, size)
+        return _put_final(client, repository, desc, location, body, size, scopes, progress)
+
+    offset = 0  # bytes the server has acknowledged
+    limit = chunk  # the first PATCH is one chunk; after it, the rest goes in one request
+    failures = 0
+    while offset < size:
+        n = min(limit, size - offset)
+        try:
+            resp = _patch(
+                client,
+                repository,
+                location,
+                scopes,
+                offset,
+                n,
+                _file_body(stream, desc, base + offset, n),
+            )
+        except NetworkError as exc:
+            failures += 1
+            _give_up_after(client, failures, exc)
+            _pause(client, failures, None)
+            offset = _server_offset(client, location, repository, scopes)
+            continue
+        if resp.status_code == 202:
+            location = resp.headers.get("location") or location
+            offset += n
+            progress.reached(offset)
+            limit = size
+            continue
+        failures += 1
+        if resp.status_code == 416:
+            offset = _server_offset(client, location, repository, scopes)
+            if failures > client.retry.attempts:
+                raise UploadLostError(f"{client.registry} kept refusing the upload offset")
+            continue
+        _give_up_after(client, failures, None, resp)
+        _pause(client, failures, resp)
+        offset = _server_offset(client, location, repository, scopes)
+    _check_eof_at(stream, base + size)
+    return _put_final(client, repository, desc, location, b"", 0, scopes, progress, already=size)
+
+
+def _patch(
+    client: RegistryClient,
+    repository: str,
+    location: str,
+    scopes: Sequence[str],
+    offset: int,
+    length: int,
+    body: Body,
+) -> httpx.Response:
+    return client.request(
+        "PATCH",
+        location,
+        operation="push",
+        scopes=scopes,
+        repository=repository,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{offset}-{offset + length - 1}",
+            "Content-Length": str(length),
+        },
+        content=body,
+        ok=(202, 416, *RETRYABLE_STATUS),
+        retry=False,
+    )
+
+
+def _upload_from_stream(
+    client: RegistryClient,
+    repository: str,
+    desc: Descriptor,
+    stream: BinaryIO,
+    scopes: Sequence[str],
+    sess: Session,
+    chunk: int,
+    progress: _Progress,
+) -> int:
     location = sess.location
     size = desc.size
-    progress = _Progress(on_progress)
     if size <= chunk:
         data = _read_exact(stream, size)
         _check_eof(stream)
-        return _put_final(client, repository, desc, location, data, scopes, progress)
+        body = _bytes_body(data)
+        return _put_final(client, repository, desc, location, body, len(data), scopes, progress)
 
     offset = 0  # bytes the server has acknowledged
     buf = b""
@@ -167,19 +316,8 @@ def upload_blob(
             )
         piece = buf[offset - buf_start :]
         try:
-            resp = client.request(
-                "PATCH",
-                location,
-                operation="push",
-                scopes=scopes,
-                repository=repository,
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Range": f"{offset}-{offset + len(piece) - 1}",
-                },
-                content=piece,
-                ok=(202, 416, *RETRYABLE_STATUS),
-                retry=False,
+            resp = _patch(
+                client, repository, location, scopes, offset, len(piece), _bytes_body(piece)
             )
         except NetworkError as exc:
             failures += 1
@@ -208,7 +346,7 @@ def upload_blob(
         _pause(client, failures, resp)
         offset = _server_offset(client, location, repository, scopes)
     _check_eof(stream)
-    return _put_final(client, repository, desc, location, b"", scopes, progress, already=size)
+    return _put_final(client, repository, desc, location, b"", 0, scopes, progress, already=size)
 
 
 class _Progress:
@@ -229,6 +367,12 @@ def _check_eof(stream: BinaryIO) -> None:
     # reaching EOF makes a VerifyingReader check the digest before the final PUT commits it
     if stream.read(1):
         raise DigestMismatchError("the source sent more data than its descriptor declares")
+
+
+def _check_eof_at(stream: BinaryIO, end: int) -> None:
+    """A file must end where its descriptor says (the registry checks the digest itself)."""
+    stream.seek(end)
+    _check_eof(stream)
 
 
 def _give_up_after(
@@ -258,13 +402,18 @@ def _put_final(
     repository: str,
     desc: Descriptor,
     location: str,
-    data: bytes,
+    data: Body,
+    length: int,
     scopes: Sequence[str],
     progress: _Progress,
     *,
     already: int = 0,
 ) -> int:
-    """`PUT <location>?digest=` (with the whole small blob, or empty after chunks)."""
+    """`PUT <location>?digest=` (with the whole small blob, or empty after chunks).
+
+    The registry hashes what it received and refuses the PUT unless it matches the digest:
+    that check is what makes an upload from an unverified file safe (see `hoist.copy`).
+    """
     failures = 0
     while True:
         resp: httpx.Response | None = None
@@ -277,7 +426,10 @@ def _put_final(
                 scopes=scopes,
                 repository=repository,
                 params={"digest": str(desc.digest)},
-                headers={"Content-Type": "application/octet-stream"},
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(length),
+                },
                 content=data,
                 ok=(201, 204, *RETRYABLE_STATUS),
                 retry=False,
@@ -286,15 +438,15 @@ def _put_final(
             failure = exc
         else:
             if resp.status_code in (201, 204):
-                progress.reached(already + len(data))
-                return already + len(data)
+                progress.reached(already + length)
+                return already + length
         failures += 1
         _give_up_after(client, failures, failure, resp)
         _pause(client, failures, resp)
         # the PUT may have landed before the connection broke
         if client.blob_exists(repository, desc.digest, scopes) is not None:
-            progress.reached(already + len(data))
-            return already + len(data)
+            progress.reached(already + length)
+            return already + length
         if failure is None:
             continue  # the server refused (5xx/429) before taking anything: same session again
         if already:
