@@ -48,6 +48,9 @@ class CopyEvent:
 
 EventHook = Callable[[CopyEvent], None]
 
+#: How many blobs are checked (HEAD) and mounted at once; transfers are limited by `jobs`.
+_MAX_CHECKS = 16
+
 
 @dataclass(frozen=True)
 class BlobOutcome:
@@ -217,10 +220,10 @@ def copy_image(
     abort = threading.Event()
     lock = threading.Lock()
 
-    def one(desc: Descriptor, role: str) -> BlobOutcome:
+    def one(desc: Descriptor, role: str, slots: threading.BoundedSemaphore | None) -> BlobOutcome:
         emit(CopyEvent("blob-start", desc, role=role))
         outcome = _copy_blob(
-            source, destination, desc, role, emit, abort, blob_attempts, verify_blobs
+            source, destination, desc, role, emit, abort, blob_attempts, verify_blobs, slots
         )
         with lock:
             result.blobs.append(outcome)
@@ -240,10 +243,14 @@ def copy_image(
     ordered = [b for b in blobs if b[1] != "config"] + [b for b in blobs if b[1] == "config"]
     if jobs <= 1 or len(ordered) <= 1:
         for desc, role in ordered:
-            one(desc, role)
+            one(desc, role, None)
     else:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hoist-blob") as pool:
-            futures: list[Future[BlobOutcome]] = [pool.submit(one, d, r) for d, r in ordered]
+        # every blob's existence check (HEAD) and mount go out at once, so a re-push costs one
+        # wave of round trips; only the transfers themselves are limited to `jobs` at a time
+        slots = threading.BoundedSemaphore(jobs)
+        workers = min(len(ordered), max(jobs, _MAX_CHECKS))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hoist-blob") as pool:
+            futures: list[Future[BlobOutcome]] = [pool.submit(one, d, r, slots) for d, r in ordered]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in done if f.exception() is not None]
             if failed:
@@ -274,6 +281,7 @@ def _copy_blob(
     abort: threading.Event,
     attempts: int,
     verify: bool = True,
+    slots: threading.BoundedSemaphore | None = None,
 ) -> BlobOutcome:
     if destination.has_blob(desc):
         return BlobOutcome(desc, role, BlobStatus.EXISTS, 0)
@@ -281,7 +289,24 @@ def _copy_blob(
         mounted = destination.try_mount(desc, source)
         if mounted is not None:
             return BlobOutcome(desc, role, BlobStatus.MOUNTED, 0, mounted.mounted_from)
+    if slots is None:
+        return _transfer(source, destination, desc, role, emit, abort, attempts, verify)
+    with slots:
+        if abort.is_set():
+            raise HoistError("cancelled after another blob failed")
+        return _transfer(source, destination, desc, role, emit, abort, attempts, verify)
 
+
+def _transfer(
+    source: ImageSource,
+    destination: ImageDestination,
+    desc: Descriptor,
+    role: str,
+    emit: EventHook,
+    abort: threading.Event,
+    attempts: int,
+    verify: bool,
+) -> BlobOutcome:
     def progress(n: int) -> None:
         emit(CopyEvent("blob-progress", desc, nbytes=n, role=role))
 

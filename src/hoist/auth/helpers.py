@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 
 from hoist.errors import AuthError
@@ -41,6 +40,8 @@ class CredentialHelper:
         self.program = f"docker-credential-{name}"
 
     def _run(self, action: str, stdin: str) -> str:
+        import subprocess  # only when a helper is configured
+
         path = shutil.which(self.program)
         if path is None:
             raise AuthError(

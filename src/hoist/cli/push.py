@@ -14,7 +14,6 @@ from typing import Any
 from hoist.auth.keychain import default_keychain
 from hoist.cli.render import Progress, add_registry_flags, retry_notice, transport_options
 from hoist.copy import CopyResult, copy_image
-from hoist.diagnose import Situation, explain
 from hoist.errors import NotFoundError
 from hoist.reference import Reference, parse_repository
 from hoist.registry.client import RegistryClient
@@ -97,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     first = targets[0]
     if first.is_official_image:
         # the article's mistake: refuse before any network traffic, saying why
+        from hoist.diagnose import Situation, explain
+
         raise explain(
             Situation(
                 operation="push",

@@ -17,14 +17,13 @@ import json
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from hoist import __version__
 from hoist.auth.keychain import Credential, Keychain, default_keychain
-from hoist.diagnose import Situation, explain, explain_network
 from hoist.errors import HoistError, InvalidContentError, NetworkError, RegistryError
 from hoist.oci import MANIFEST_TYPES, MAX_MANIFEST_BYTES, Descriptor, Digest, Manifest
 from hoist.providers import detect
@@ -33,6 +32,24 @@ from hoist.registry.challenge import Challenge, parse_challenges, pick, reposito
 from hoist.registry.retry import RETRYABLE_STATUS, RetryPolicy, is_retryable_exception
 from hoist.registry.tls import TransportOptions, hoist_config_file
 from hoist.registry.tokens import Token, TokenCache, TokenRequestError, fetch_token
+
+if TYPE_CHECKING:
+    from hoist.diagnose import Situation
+
+
+def explain(situation: Situation) -> HoistError:
+    """`hoist.diagnose.explain`, imported only when something fails (it is not small)."""
+    from hoist.diagnose import explain as _explain
+
+    return _explain(situation)
+
+
+def explain_network(registry: str, exc: BaseException, *, config_path: str = "") -> NetworkError:
+    """`hoist.diagnose.explain_network`, imported only when something fails."""
+    from hoist.diagnose import explain_network as _explain_network
+
+    return _explain_network(registry, exc, config_path=config_path)
+
 
 #: Every manifest type hoist understands, most specific first (what `Accept` says).
 MANIFEST_ACCEPT = ", ".join(sorted(MANIFEST_TYPES))
@@ -119,6 +136,8 @@ class RegistryClient:
         return self._credential
 
     def situation(self, operation: str, **kw: Any) -> Situation:
+        from hoist.diagnose import Situation
+
         return Situation(
             operation=operation,
             registry=self.registry,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import ssl
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +30,8 @@ def hoist_config_file() -> Path:
 
 @lru_cache(maxsize=4)
 def _configured_insecure(path: Path, mtime: float) -> frozenset[str]:
+    import tomllib  # only when the file exists
+
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -15,12 +15,11 @@ from typing import BinaryIO, cast
 
 import httpx
 
-from hoist.diagnose import explain_network
 from hoist.errors import HoistError
 from hoist.oci import Descriptor, Digest, Manifest
 from hoist.reference import Reference
 from hoist.registry.challenge import repository_scope
-from hoist.registry.client import RegistryClient
+from hoist.registry.client import RegistryClient, explain_network
 from hoist.registry.metadata import BlobLocations
 from hoist.registry.uploads import DEFAULT_CHUNK, Session, start_upload, upload_blob
 from hoist.transports.base import BlobResult, BlobStatus
