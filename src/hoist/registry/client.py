@@ -149,6 +149,7 @@ class RegistryClient:
         )
 
     def _new_http(self, verify: Any) -> httpx.Client:
+        _larger_socket_reads()
         return httpx.Client(
             verify=verify,
             trust_env=True,
@@ -552,6 +553,26 @@ class RegistryClient:
             path = _next_link(resp.headers.get("link"))
             params = None
         return tags
+
+
+#: Bytes asked of the socket per read while receiving a response.
+_SOCKET_READ = 1 << 20
+
+
+def _larger_socket_reads() -> None:
+    """Let httpcore read up to 1 MiB per `recv` instead of 64 KiB.
+
+    Every piece received goes through h11's buffer and httpcore's generator, a few Python calls
+    and copies each; with 64 KiB pieces that per-piece cost is most of the CPU a pull spends
+    (about 30% less user time for 4 x 64 MiB on loopback with 1 MiB). It is a class attribute
+    of httpcore (not public API), so it is set only where it exists and never made smaller.
+    """
+    import httpcore
+
+    conn = getattr(httpcore, "HTTP11Connection", None)
+    current = getattr(conn, "READ_NUM_BYTES", None)
+    if conn is not None and isinstance(current, int) and current < _SOCKET_READ:
+        conn.READ_NUM_BYTES = _SOCKET_READ
 
 
 def _read_error_body(resp: httpx.Response) -> None:

@@ -91,7 +91,7 @@ class _BlobReader:
         resp = self.client.get_blob(self.repository, self.desc.digest, start=self.offset)
         skip = self.offset if (self.offset and resp.status_code == 200) else 0
         self._resp = resp
-        self._it = resp.iter_raw(_READ_CHUNK)
+        self._it = resp.iter_raw()
         while skip > 0:  # the server ignored Range: drop what was already read
             chunk = next(self._it, b"")
             if not chunk:
@@ -103,24 +103,38 @@ class _BlobReader:
                 skip -= len(chunk)
 
     def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (fewer only at the end), gathered from the network's own pieces.
+
+        The response is iterated as it arrives (`iter_raw()` without a chunk size: httpx's
+        re-chunking copies every byte three more times) and pieces are joined once here.
+        """
         if n is None or n < 0:
             return b"".join(iter(lambda: self.read(_READ_CHUNK), b""))
-        while not self._pending:
-            assert self._it is not None
-            try:
-                chunk = next(self._it, b"")
-            except httpx.TransportError as exc:
-                self._resume(exc)
-                continue
-            if not chunk:
-                if self.offset < self.desc.size:
-                    self._resume(None)
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            if not self._pending:
+                assert self._it is not None
+                try:
+                    chunk = next(self._it, b"")
+                except httpx.TransportError as exc:
+                    self._resume(exc)
                     continue
-                return b""
-            self._pending = chunk
-        out, self._pending = self._pending[:n], self._pending[n:]
-        self.offset += len(out)
-        return out
+                if not chunk:
+                    if self.offset < self.desc.size:
+                        self._resume(None)
+                        continue
+                    break
+                self._pending = chunk
+            take = n - got
+            if len(self._pending) <= take:
+                piece, self._pending = self._pending, b""
+            else:
+                piece, self._pending = self._pending[:take], self._pending[take:]
+            parts.append(piece)
+            got += len(piece)
+            self.offset += len(piece)  # what a resume asks the server for starts here
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _resume(self, exc: BaseException | None) -> None:
         self._failures += 1
