@@ -8,16 +8,40 @@ the same blob at once both rename identical bytes over the same name, which is h
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from hoist.atomic import fsync_dir
 from hoist.errors import DigestMismatchError, NotFoundError
 from hoist.oci import Descriptor, Digest, iter_chunks
+
+#: While a blob streams in, the kernel is asked to start writing back every this many bytes.
+_WRITEBACK_EVERY: Final = 8 << 20
+
+
+@functools.cache
+def _writeback_starter() -> Callable[[int, int, int], None] | None:
+    """Linux's sync_file_range(SYNC_FILE_RANGE_WRITE), which starts writeback without waiting
+    (Python's os module lacks it); None elsewhere. Loaded on first use: ctypes is not free."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        func = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+
+    def start(fd: int, offset: int, nbytes: int) -> None:
+        func(fd, offset, nbytes, 2)  # SYNC_FILE_RANGE_WRITE
+
+    return start
 
 
 class PendingBlob:
@@ -102,14 +126,25 @@ class BlobStore:
                     tmp.unlink()
 
     def ingest(self, stream: BinaryIO, expected: Descriptor | None = None) -> tuple[Digest, int]:
-        """Copy a stream into the store, verifying it against `expected` before it is visible."""
+        """Copy a stream into the store, verifying it against `expected` before it is visible.
+
+        One pass writes and hashes. Writeback starts every 8 MiB as the data streams in, so the
+        one fsync at commit finds little left to flush (on loopback that fsync was a third of
+        a 4 x 64 MiB pull when it had to write the whole blob).
+        """
+        start_writeback = _writeback_starter()
         with self.create() as pending:
             hasher = expected.digest.hasher() if expected else hashlib.sha256()
             size = 0
+            flushed = 0
             for chunk in iter_chunks(stream):
                 hasher.update(chunk)
                 pending.fh.write(chunk)
                 size += len(chunk)
+                if start_writeback is not None and size - flushed >= _WRITEBACK_EVERY:
+                    pending.fh.flush()
+                    start_writeback(pending.fh.fileno(), flushed, size - flushed)
+                    flushed = size
             algorithm = expected.digest.algorithm if expected else "sha256"
             actual = Digest(f"{algorithm}:{hasher.hexdigest()}")
             if expected is not None:
