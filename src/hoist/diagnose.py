@@ -26,6 +26,9 @@ TOKEN_LIFETIMES: Final[dict[str, float]] = {
     "acr": 3 * 3600,
 }
 
+#: The code hoist gives a request it refused to send (the registry was never asked).
+NOT_ATTEMPTED: Final = "NOT_ATTEMPTED"
+
 _AUTH_CODES: Final = frozenset({"UNAUTHORIZED", "DENIED", "INSUFFICIENT_SCOPE"})
 
 
@@ -166,6 +169,19 @@ class Rule:
 
 #: Registry answers, first match wins. Templates use the keys of `Situation.values()`.
 RULES: Final[tuple[Rule, ...]] = (
+    Rule(
+        # hoist's own refusal, before any traffic: the article's first mistake
+        "official-images-not-attempted",
+        _all(_code(NOT_ATTEMPTED), _official),
+        AuthError,
+        "not pushing {reference}: it routes to Docker Hub's official images "
+        "({registry}/{repository})",
+        "a name without a registry prefix means Docker Hub, and docker.io/library/... is "
+        "Docker's official-images namespace: only Docker can push there, whichever registry you "
+        "logged in to; nothing was sent",
+        "put your registry in the name, e.g. hoist tag {short}:TAG REGISTRY/TEAM/{short}:TAG "
+        "and push that (hoist where NAME shows where a name routes)",
+    ),
     Rule(
         "official-images",
         _all(_op("push", "copy", "mount"), _auth_failure, _official),

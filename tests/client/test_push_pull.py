@@ -189,8 +189,13 @@ def test_official_image_push_refused_before_network(env: Env) -> None:
     env.pack("myapp:1.4.0")
     out = env.hoist("push", "myapp:1.4.0", env={"HTTPS_PROXY": "http://127.0.0.1:9"})
     assert out.returncode == 3
-    assert "official" in out.stderr
-    assert "hoist tag" in out.stderr
+    assert out.stderr.startswith(
+        "error: not pushing myapp:1.4.0: it routes to Docker Hub's official images "
+        "(docker.io/library/myapp)"
+    )
+    assert "only Docker can push there" in out.stderr
+    assert "nothing was sent" in out.stderr
+    assert "hoist tag myapp:TAG REGISTRY/TEAM/myapp:TAG" in out.stderr
 
 
 def test_unknown_registry_and_refused_port(env: Env) -> None:

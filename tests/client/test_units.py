@@ -108,6 +108,9 @@ def test_transport_strings() -> None:
 # --- the diagnosis table: every rule is reachable, and the article's cases read right -------
 
 SAMPLES: dict[str, Situation] = {
+    "official-images-not-attempted": Situation(
+        "push", "docker.io", "library/myapp", code="NOT_ATTEMPTED", provider="dockerhub"
+    ),
     "official-images": Situation(
         "push", "docker.io", "library/myapp", code="DENIED", provider="dockerhub"
     ),

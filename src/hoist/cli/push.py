@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     first = targets[0]
     if first.is_official_image:
         # the article's mistake: refuse before any network traffic, saying why
-        from hoist.diagnose import Situation, explain
+        from hoist.diagnose import NOT_ATTEMPTED, Situation, explain
 
         raise explain(
             Situation(
@@ -104,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 registry=first.registry,
                 repository=first.repository,
                 reference=first.familiar,
-                code="DENIED",
-                message="not attempted: only Docker can push official images",
+                code=NOT_ATTEMPTED,
                 provider="dockerhub",
             )
         )
