@@ -1,5 +1,5 @@
 """`hoist copy SRC DST`: any end to any end — registries, `oci:DIR[:TAG]`,
-`docker-archive:FILE[:NAME]`, `docker-daemon:NAME` (source only). Registry to registry streams
+`docker-archive:FILE[:NAME]`, `docker-daemon:NAME` (both ways). Registry to registry streams
 blob by blob without touching the disk, and mounts instead of copying within one registry."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_registry_flags(parser)
     parser.epilog = (
         "ends: NAME (a registry), docker://NAME, oci:DIR[:TAG], docker-archive:FILE[:NAME], "
-        "docker-daemon:NAME (source only)"
+        "docker-daemon:NAME (DOCKER_HOST or /var/run/docker.sock)"
     )
 
 
