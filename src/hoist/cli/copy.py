@@ -9,7 +9,7 @@ import json
 import sys
 
 from hoist.auth.keychain import StaticKeychain, default_keychain
-from hoist.cli.render import Progress, add_registry_flags, retry_notice, transport_options
+from hoist.cli.render import Progress, add_transfer_flags, retry_notice, transport_options
 from hoist.copy import copy_image
 from hoist.oci import Platform
 from hoist.registry.metadata import BlobLocations
@@ -26,10 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="OS/ARCH[/VARIANT]",
         help="copy one platform of a multi-platform image (default: all of them)",
     )
-    parser.add_argument("-j", "--jobs", type=int, default=4, metavar="N", help="blobs in parallel")
-    parser.add_argument("--json", action="store_true", help="print one JSON result, no progress")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
-    add_registry_flags(parser)
+    add_transfer_flags(parser, moved="copied", quiet_prints="digest")
     parser.epilog = (
         "ends: NAME (a registry), docker://NAME, oci:DIR[:TAG], docker-archive:FILE[:NAME], "
         "docker-daemon:NAME (DOCKER_HOST or /var/run/docker.sock)"

@@ -15,7 +15,8 @@ from hoist.reference import DEFAULT_REGISTRY, REGISTRY_RE
 from hoist.registry.client import RegistryClient
 
 
-def configure(parser: argparse.ArgumentParser) -> None:
+def add_registry_argument(parser: argparse.ArgumentParser) -> None:
+    """The optional REGISTRY of login and logout (default Docker Hub, as docker)."""
     parser.add_argument(
         "registry",
         nargs="?",
@@ -23,6 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="REGISTRY",
         help="host[:port] of the registry (default: Docker Hub)",
     )
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_registry_argument(parser)
     parser.add_argument("-u", "--username", help="the username")
     parser.add_argument(
         "-p", "--password", help="the password (insecure: visible to other users; prefer stdin)"

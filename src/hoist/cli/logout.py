@@ -5,18 +5,11 @@ from __future__ import annotations
 import argparse
 
 from hoist.auth.keychain import erase_credentials
-from hoist.cli.login import registry_argument
-from hoist.reference import DEFAULT_REGISTRY
+from hoist.cli.login import add_registry_argument, registry_argument
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "registry",
-        nargs="?",
-        default=DEFAULT_REGISTRY,
-        metavar="REGISTRY",
-        help="host[:port] of the registry (default: Docker Hub)",
-    )
+    add_registry_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

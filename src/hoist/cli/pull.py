@@ -9,7 +9,7 @@ import platform as _platform
 import sys
 
 from hoist.auth.keychain import default_keychain
-from hoist.cli.render import Progress, add_registry_flags, retry_notice, transport_options
+from hoist.cli.render import Progress, add_transfer_flags, retry_notice, transport_options
 from hoist.copy import copy_image
 from hoist.oci import Platform
 from hoist.reference import Reference
@@ -42,17 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="OS/ARCH[/VARIANT]",
         help="which image of a multi-platform index (default: this machine's)",
     )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=4,
-        metavar="N",
-        help="blobs downloaded in parallel (default 4)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON result, no progress")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the name")
-    add_registry_flags(parser)
+    add_transfer_flags(parser, moved="downloaded", quiet_prints="name")
 
 
 def run(args: argparse.Namespace) -> int:

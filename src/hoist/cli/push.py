@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from hoist.auth.keychain import default_keychain
-from hoist.cli.render import Progress, add_registry_flags, retry_notice, transport_options
+from hoist.cli.render import Progress, add_transfer_flags, retry_notice, transport_options
 from hoist.copy import CopyResult, copy_image
 from hoist.errors import NotFoundError
 from hoist.reference import Reference, parse_repository
@@ -29,17 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="push every tag of NAME's repository in the local store",
     )
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=4,
-        metavar="N",
-        help="blobs uploaded in parallel (default 4)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON result, no progress")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
-    add_registry_flags(parser)
+    add_transfer_flags(parser, moved="uploaded", quiet_prints="digest")
 
 
 def result_json(ref: Reference, result: CopyResult) -> dict[str, Any]:

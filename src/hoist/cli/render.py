@@ -183,6 +183,21 @@ def add_registry_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_transfer_flags(parser: argparse.ArgumentParser, *, moved: str, quiet_prints: str) -> None:
+    """`--jobs`, `--json`, `--quiet` and the registry flags, shared by push, pull and copy."""
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=4,
+        metavar="N",
+        help=f"blobs {moved} in parallel (default 4)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON result, no progress")
+    parser.add_argument("-q", "--quiet", action="store_true", help=f"print only the {quiet_prints}")
+    add_registry_flags(parser)
+
+
 def transport_options(args: argparse.Namespace) -> TransportOptions:
     return TransportOptions(
         insecure=bool(getattr(args, "insecure", False)),
