@@ -324,6 +324,19 @@ def _transfer(
                 raise
         except _CancelledError:
             raise HoistError("cancelled after another blob failed") from None
+        except DigestMismatchError as exc:
+            if exc.fix is not None:
+                raise
+            # the check that caught it (a reader's cap, the store's ingest) knows only the
+            # digest: say whose content it was, and what to do
+            raise DigestMismatchError(
+                f"{source.describe()}: blob {desc.digest.short} is not what its digest says "
+                f"({exc.what})",
+                why=exc.why,
+                fix=f"retry; if it fails again, {source.describe()} holds damaged content or "
+                "something in between alters it (bypass any proxy)",
+                details=exc.details,
+            ) from None
         except HoistError as exc:
             if not verify and exc.details.get("code") in ("DIGEST_INVALID", "SIZE_INVALID"):
                 _blame_source(source, desc)  # raises when the source itself is damaged
@@ -339,9 +352,16 @@ def _blame_source(source: ImageSource, desc: Descriptor) -> None:
             while reader.read(1 << 20):
                 pass
     except DigestMismatchError as exc:
+        # a local store's file is named, so "the copy" cannot be read as the destination's
+        blobs = getattr(getattr(source, "store", None), "blobs", None)
+        path = getattr(blobs, "path", None)
+        copy = (
+            f"the local store's file {path(desc.digest)}"
+            if callable(path)
+            else f"the copy in {source.describe()}"
+        )
         raise DigestMismatchError(
             f"{source.describe()}: blob {desc.digest.short} is damaged ({exc.what})",
-            why=f"the copy in {source.describe()} no longer matches its digest, so the "
-            "destination refused it",
+            why=f"{copy} no longer matches its digest, so the destination refused it",
             fix="remove the image and load or pull it again",
         ) from None

@@ -5,6 +5,13 @@ drop the connection halfway through a request body, answer 500 or 429 (with Retr
 instead of forwarding, redirect blob GETs to a second "object storage" origin, or put a Bearer
 token service in front of an upstream that has no auth (so the token flow, expiry and refresh
 can be exercised against a real registry). Every request is logged for assertions.
+
+Three more actions model what the plain "drop" cannot: "cut" streams the first half of a
+request body through to the upstream and then closes both connections (the upstream sees a
+client vanish mid-body, as it would without a proxy); "drop-keep-half" drops the client halfway
+but lets the upstream keep that half (as a registry that persists partial PATCH data and
+reports it with `Range`), keeping the upload's Location current behind the client's back; and
+("rewrite", fn) forwards a request and replaces the upstream's response body with fn(body).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 _HOP = {
     "connection",
@@ -42,7 +49,8 @@ class Seen:
 
 
 #: (method, path, count of matching requests so far) -> action or None
-#: actions: ("drop",), ("status", code, {headers}), ("redirect",)
+#: actions: ("drop",), ("cut",), ("drop-keep-half",), ("status", code, {headers}),
+#: ("redirect",), ("garbage",), ("rewrite", fn)
 Rule = Callable[[str, str, int], tuple[object, ...] | None]
 
 
@@ -61,6 +69,8 @@ class ProxyState:
     refresh_tokens: set[str] = field(default_factory=set)
     storage_host: str | None = None  # for redirects
     host: str = ""
+    # upload UUID -> the upstream's current Location (path and query), for "drop-keep-half"
+    upload_locations: dict[str, str] = field(default_factory=dict)
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -146,7 +156,77 @@ class _Handler(BaseHTTPRequestHandler):
         if action and action[0] == "garbage":
             self._body()
             return self._reply(200, {"Content-Type": "text/html"}, b"<html>hello</html>")
+        if action and action[0] == "cut":
+            return self._cut()
+        if action and action[0] == "drop-keep-half":
+            return self._drop_keep_half()
+        if action and action[0] == "rewrite":
+            return self._forward(rewrite=action[1])  # type: ignore[arg-type]
         return self._forward()
+
+    def _drop_client(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _upstream_headers(self) -> dict[str, str]:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+        if self.state.bearer_users is not None:
+            headers.pop("Authorization", None)
+        return headers
+
+    def _cut(self) -> None:
+        """Stream half the body to the upstream under the full Content-Length, then hang up."""
+        length = int(self.headers.get("Content-Length") or 0)
+        half = self._body(limit=length // 2)
+        conn = http.client.HTTPConnection(self.state.upstream, timeout=60)
+        conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        for k, v in self._upstream_headers().items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        conn.send(half)
+        time.sleep(0.2)  # let the upstream take in what it was sent before the link dies
+        conn.close()
+        self._drop_client()
+
+    def _drop_keep_half(self) -> None:
+        """Drop the client after half a PATCH; the upstream gets (and keeps) that half."""
+        length = int(self.headers.get("Content-Length") or 0)
+        half = self._body(limit=length // 2)
+        start = int(self.headers.get("Content-Range", "0-0").split("-")[0])
+        headers = self._upstream_headers()
+        headers["Content-Length"] = str(len(half))
+        headers["Content-Range"] = f"{start}-{start + len(half) - 1}"
+        conn = http.client.HTTPConnection(self.state.upstream, timeout=60)
+        conn.request(self.command, self._upstream_path(), body=half, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        self._track(resp.getheader("Location"), force=True)
+        conn.close()
+        self._drop_client()
+
+    def _upstream_path(self) -> str:
+        """The request path, with a tracked upload's state swapped for the current one (other
+        query parameters, such as the final PUT's `digest`, kept)."""
+        uuid = _upload_uuid(self.path)
+        with self.state.lock:
+            current = self.state.upload_locations.get(uuid) if uuid else None
+        if current is None:
+            return self.path
+        cur = urlsplit(current)
+        query = {**parse_qs(urlsplit(self.path).query), **parse_qs(cur.query)}
+        return f"{cur.path}?{urlencode(query, doseq=True)}" if query else cur.path
+
+    def _track(self, location: str | None, *, force: bool = False) -> None:
+        if not location:
+            return
+        parts = urlsplit(location)
+        uuid = _upload_uuid(parts.path)
+        if uuid is None:
+            return
+        with self.state.lock:
+            if force or uuid in self.state.upload_locations:
+                query = f"?{parts.query}" if parts.query else ""
+                self.state.upload_locations[uuid] = parts.path + query
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -186,15 +266,18 @@ class _Handler(BaseHTTPRequestHandler):
             body["refresh_token"] = rt
         return self._reply(200, {"Content-Type": "application/json"}, json.dumps(body).encode())
 
-    def _forward(self) -> None:
+    def _forward(self, rewrite: Callable[[bytes], bytes] | None = None) -> None:
         body = self._body()
         conn = http.client.HTTPConnection(self.state.upstream, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-        if self.state.bearer_users is not None:
-            headers.pop("Authorization", None)
-        conn.request(self.command, self.path, body=body if body else None, headers=headers)
+        headers = self._upstream_headers()
+        conn.request(
+            self.command, self._upstream_path(), body=body if body else None, headers=headers
+        )
         resp = conn.getresponse()
         data = resp.read()
+        self._track(resp.getheader("Location"))
+        if rewrite is not None:
+            data = rewrite(data)
         self.send_response(resp.status)
         for k, v in resp.getheaders():
             if k.lower() not in _HOP and k.lower() != "content-length":
@@ -206,6 +289,13 @@ class _Handler(BaseHTTPRequestHandler):
         conn.close()
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+
+def _upload_uuid(path: str) -> str | None:
+    """The session id of `/v2/<name>/blobs/uploads/<uuid>` (None for other paths)."""
+    p = urlsplit(path).path
+    _, marker, rest = p.partition("/blobs/uploads/")
+    return rest.strip("/") or None if marker else None
 
 
 def _repo_of(path: str) -> str | None:
