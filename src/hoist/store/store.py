@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hoist.atomic import atomic_write_bytes
-from hoist.errors import InvalidReferenceError, NotFoundError, StoreError
+from hoist.errors import HoistError, InvalidReferenceError, NotFoundError, StoreError
 from hoist.oci import (
     ANNOTATION_REF_NAME,
     MAX_MANIFEST_BYTES,
@@ -336,8 +336,8 @@ class ImageStore:
     def _safe_id(self, desc: Descriptor) -> Digest | None:
         try:
             return self.image_id(desc)
-        except Exception:
-            return None
+        except (OSError, ValueError, HoistError):
+            return None  # damaged or missing manifest/config: it has no ID to show
 
     # --- garbage collection ------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class ImageStore:
             seen.add(desc.digest)
             try:
                 m = self.manifest(desc.digest)
-            except Exception:  # noqa: S112 - missing or damaged: delete nothing more from it
+            except (OSError, ValueError, HoistError):  # unreadable: its blobs are unknown
                 continue
             stack.extend(m.manifests)
             seen.update(b.digest for b in m.blobs())
@@ -400,10 +400,8 @@ class ImageStore:
         try:
             doc = json.loads(self._diff_id_path(diff_id).read_bytes())
             desc = Descriptor(str(doc["mediaType"]), Digest(str(doc["digest"])), int(doc["size"]))
-        except (OSError, ValueError, KeyError, TypeError, StoreError):
-            return None
-        except Exception:
-            return None
+        except (OSError, ValueError, KeyError, TypeError, HoistError):
+            return None  # missing or damaged record: recompress rather than trust it
         return desc if self.blobs.has(desc.digest) else None
 
     def diff_ids(self) -> dict[Digest, Digest]:
