@@ -177,3 +177,64 @@ class Layout:
             for p in sorted(self.root.rglob("*")):
                 tf.add(p, p.relative_to(self.root).as_posix(), recursive=False)
         return path
+
+    # --- multi-platform indexes with only some platforms present (Docker 25+ `docker save`) ---
+
+    def platform_index(
+        self,
+        children: list[tuple[dict[str, Any], str]],
+        *,
+        annotations: dict[str, str] | None = None,
+        extra: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """An index of (descriptor, "os/arch[/variant]") children, then `extra` raw entries."""
+        entries = []
+        for desc, platform in children:
+            os_, arch, *variant = platform.split("/")
+            plat = {"os": os_, "architecture": arch, **({"variant": variant[0]} if variant else {})}
+            entries.append({**desc, "platform": plat})
+        body: dict[str, Any] = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": entries + list(extra or []),
+        }
+        if annotations:
+            body["annotations"] = annotations
+        return {"mediaType": OCI_INDEX, **self.blob(json.dumps(body).encode())}
+
+    def attestation(self, subject: dict[str, Any]) -> dict[str, Any]:
+        """A BuildKit-style attestation manifest entry describing `subject`."""
+        desc = self.image(
+            [layer_tar({"intoto.json": subject["digest"].encode()})], gzip_layers=True
+        )
+        return {
+            **desc,
+            "platform": {"os": "unknown", "architecture": "unknown"},
+            "annotations": {
+                "vnd.docker.reference.type": "attestation-manifest",
+                "vnd.docker.reference.digest": subject["digest"],
+            },
+        }
+
+    def read(self, desc: dict[str, Any]) -> dict[str, Any]:
+        """The JSON of a manifest or index blob in the layout."""
+        path = self.root / "blobs" / "sha256" / desc["digest"].split(":")[1]
+        parsed: dict[str, Any] = json.loads(path.read_bytes())
+        return parsed
+
+    def blobs_of(self, desc: dict[str, Any]) -> list[str]:
+        """The digests of a manifest and its config and layers (not of an index's children)."""
+        doc = self.read(desc)
+        return [desc["digest"], doc["config"]["digest"], *(x["digest"] for x in doc["layers"])]
+
+    def remove(self, *digests: str) -> None:
+        """Take blobs out of the layout, as a `docker save` of an absent platform leaves them."""
+        for digest in digests:
+            (self.root / "blobs" / "sha256" / digest.split(":")[1]).unlink(missing_ok=True)
+
+    def name_annotated(self, desc: dict[str, Any], annotations: dict[str, str]) -> None:
+        """An index.json entry with exactly these annotations (e.g. Docker's containerd name)."""
+        self.index.append({**desc, "annotations": dict(annotations)})
+        (self.root / "index.json").write_text(
+            json.dumps({"schemaVersion": 2, "manifests": self.index})
+        )

@@ -14,6 +14,12 @@ Docker 25+ and skopeo write (names from `io.containerd.image.name`, or from
 multi-platform indexes, which are kept whole. A legacy archive becomes an OCI manifest (its
 config is already OCI-compatible): the store is an OCI layout, and OCI tools such as skopeo
 only see OCI media types in a layout's index.
+
+Docker 25+ (containerd image store) saves a multi-platform image as its whole index but only
+the platforms it pulled. Absent content is tolerated there, and only there: the one complete
+platform's manifest becomes the root, or a new index of the complete platforms, and a note
+says which platforms were missing. Present content is verified as always; a corrupt child
+fails the load.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import io
 import json
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,6 +44,7 @@ from hoist.errors import (
     HoistError,
     InvalidContentError,
     InvalidReferenceError,
+    NotFoundError,
     StoreError,
 )
 from hoist.oci import (
@@ -76,6 +84,56 @@ class LoadedImage:
     descriptor: Descriptor
     image_id: Digest
     names: list[Reference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One child of an index: the first file of it the archive lacks, and its present layers."""
+
+    desc: Descriptor
+    missing: str | None
+    layers: list[Descriptor]
+
+
+@dataclass(frozen=True)
+class _Partial:
+    """How an index the archive holds only part of was loaded (for the note)."""
+
+    kept: list[str]
+    missing: list[str]
+    platforms: int
+    new_index: bool
+
+    def note(self, what: str) -> str:
+        result = "an index of just those" if self.new_index else "that image"
+        return (
+            f"note: {what} is a multi-platform index; the archive holds only "
+            f"{_and(self.kept)} of its {self.platforms} platforms, so {result} was loaded "
+            f"(missing: {', '.join(self.missing)})"
+        )
+
+
+_REFERENCE_TYPE: Final = "vnd.docker.reference.type"
+_REFERENCE_DIGEST: Final = "vnd.docker.reference.digest"
+
+
+def _is_attestation(desc: Descriptor) -> bool:
+    """BuildKit's attestation manifests sit in an index beside the platforms they describe."""
+    return desc.annotations.get(_REFERENCE_TYPE) == "attestation-manifest"
+
+
+def _attests(desc: Descriptor) -> str | None:
+    return desc.annotations.get(_REFERENCE_DIGEST)
+
+
+def _platform_label(desc: Descriptor) -> str:
+    text = str(desc.platform) if desc.platform is not None else ""
+    return text or f"{desc.digest.algorithm}:{desc.digest.short}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 @dataclass(frozen=True)
@@ -142,6 +200,7 @@ class Importer:
         self._blocks = ThreadPoolExecutor(cores, thread_name_prefix="hoist-deflate")
         self._jobs: dict[tuple[str, str | None], Future[_LayerOut]] = {}
         self.diff_ids: dict[Digest, Descriptor] = {}
+        self.partial: dict[Digest, _Partial] = {}
 
     def close(self) -> None:
         self._layers.shutdown(wait=True, cancel_futures=True)
@@ -303,33 +362,190 @@ class Importer:
         except InvalidContentError as exc:
             raise InvalidContentError(f"{self.label}: config {where}: {exc.what}") from None
 
-    def oci_root(self, desc: Descriptor) -> Callable[[], Descriptor]:
-        """Plan the import of a manifest or index; the returned call finishes it."""
+    def _read_manifest(self, desc: Descriptor) -> tuple[Manifest, bytes]:
         data = self._small_blob(desc, MAX_MANIFEST_BYTES)
         try:
-            manifest = Manifest.parse(data, desc.media_type or None)
+            return Manifest.parse(data, desc.media_type or None), data
         except InvalidContentError as exc:
             raise InvalidContentError(f"{self.label}: manifest {desc.digest}: {exc.what}") from None
+
+    def oci_root(self, desc: Descriptor) -> Callable[[], Descriptor]:
+        """Plan the import of a root the layout's index.json names; the returned call finishes it.
+
+        An index whose children are all in the archive is kept whole. One that lacks some of
+        them (Docker 25+ saves only the platforms it pulled) is trimmed: see `_plan_partial`.
+        """
+        manifest, data = self._read_manifest(desc)
+        if not manifest.is_index:
+            return self._plan_image(desc, manifest, data)
+        scans = [self._scan(child) for child in manifest.manifests]
+        if all(scan.missing is None for scan in scans):
+            return self._plan_index(manifest, data)
+        return self._plan_partial(manifest, scans)
+
+    def _plan(self, desc: Descriptor) -> Callable[[], Descriptor]:
+        """Plan a manifest or index below the root, whole."""
+        manifest, data = self._read_manifest(desc)
         if manifest.is_index:
-            children = [(child, self.oci_root(child)) for child in manifest.manifests]
+            return self._plan_index(manifest, data)
+        return self._plan_image(desc, manifest, data)
 
-            def finish_index() -> Descriptor:
-                new = [(old, done()) for old, done in children]
-                if all(n.digest == o.digest for o, n in new):
-                    self._stage_bytes(data)
-                    return manifest.descriptor()
-                obj = dict(manifest.json)
-                entries = []
-                for raw_entry, (_old, n) in zip(obj["manifests"], new, strict=True):
-                    entry = dict(raw_entry)
-                    entry.update(digest=str(n.digest), size=n.size, mediaType=n.media_type)
-                    entries.append(entry)
-                obj["manifests"] = entries
-                body = canonical_json(obj)
-                self._stage_bytes(body)
-                return Descriptor(manifest.media_type, Digest.of(body), len(body))
+    def _scan(self, desc: Descriptor) -> _Scan:
+        """Which file under `desc` the archive lacks, if any, verifying what it does hold.
 
-            return finish_index
+        Only absence is reported: a manifest or config that is present but does not match its
+        descriptor (or is not valid JSON) raises, as it would for a complete archive.
+        """
+        name = _blob_name(desc.digest)
+        if not self.files.has(name):
+            return _Scan(desc, name, [])
+        manifest, _data = self._read_manifest(desc)
+        if manifest.is_index:
+            layers: list[Descriptor] = []
+            for child in manifest.manifests:
+                sub = self._scan(child)
+                if sub.missing is not None:
+                    raise NotFoundError(
+                        f"{self.label} has no file {sub.missing!r}, which index {desc.digest} "
+                        "(nested in another index) needs",
+                        why="hoist trims only the top-level index of an archive to the platforms "
+                        "it holds; an incomplete index nested inside one is not loaded",
+                        fix="save or copy the image again with all of its content, or only the "
+                        "platform you need",
+                    )
+                layers += sub.layers
+            return _Scan(desc, None, layers)
+        missing: str | None = None
+        config = manifest.config
+        if self.files.has(_blob_name(config.digest)):
+            self._small_blob(config, MAX_CONFIG_BYTES)
+        else:
+            missing = _blob_name(config.digest)
+        present: list[Descriptor] = []
+        for layer in manifest.layers:
+            if self.files.has(_blob_name(layer.digest)):
+                present.append(layer)
+            elif missing is None:
+                missing = _blob_name(layer.digest)
+        return _Scan(desc, missing, present)
+
+    def _verify_blob(self, desc: Descriptor) -> None:
+        """Check a blob that will not be imported (a dropped platform's layer) is not corrupt."""
+        h = desc.digest.hasher()
+        size = 0
+        with self.files.open(_blob_name(desc.digest)) as fh:
+            for chunk in iter_chunks(fh):
+                h.update(chunk)
+                size += len(chunk)
+        actual = f"{desc.digest.algorithm}:{h.hexdigest()}"
+        if actual != desc.digest or size != desc.size:
+            raise DigestMismatchError(
+                f"{self.label}: {_blob_name(desc.digest)} does not match its descriptor "
+                f"({desc.digest}, {desc.size} bytes): got {actual}, {size} bytes",
+                why="the file was corrupted or the archive's index names different content",
+                fix="recreate the archive",
+            )
+
+    def _plan_partial(self, index: Manifest, scans: list[_Scan]) -> Callable[[], Descriptor]:
+        """An index only some of whose children the archive holds completely.
+
+        One complete platform: that platform's manifest is the root (its digest is the one the
+        registry has for it). Several: a new index listing just those, in the same order with
+        the same descriptors and the index's own fields and annotations. Attestation manifests
+        are not platforms; one is kept in a new index when it and its image are complete.
+        """
+        platforms = [s for s in scans if not _is_attestation(s.desc)]
+        complete = [s for s in platforms if s.missing is None]
+        missing = [_platform_label(s.desc) for s in platforms if s.missing is not None]
+        if not complete:
+            first = next(s.missing for s in scans if s.missing is not None)
+            raise NotFoundError(
+                f"{self.label} has no file {first!r}",
+                why=f"it belongs to the multi-platform index {index.digest}, and the archive "
+                f"holds the complete content of none of its {len(platforms)} platforms "
+                f"({', '.join(missing)})",
+                fix="save the image again where at least one of its platforms was pulled "
+                "(docker pull --platform OS/ARCH NAME), or copy the layout again",
+            )
+        kept_digests = {s.desc.digest for s in complete}
+        if len(complete) > 1:
+            kept = [
+                s
+                for s in scans
+                if s.missing is None
+                and (not _is_attestation(s.desc) or _attests(s.desc) in kept_digests)
+            ]
+        else:
+            kept = complete
+        # Present content of what is dropped is still checked: only absence is tolerated.
+        imported = {layer.digest for s in kept for layer in s.layers}
+        unchecked: dict[Digest, Descriptor] = {}
+        kept_ids = {id(s) for s in kept}
+        for s in scans:
+            if id(s) not in kept_ids:
+                for layer in s.layers:
+                    if layer.digest not in imported:
+                        unchecked.setdefault(layer.digest, layer)
+        checks = [self._layers.submit(self._verify_blob, d) for d in unchecked.values()]
+        self.partial[index.digest] = _Partial(
+            [_platform_label(s.desc) for s in complete], missing, len(platforms), len(kept) > 1
+        )
+        if len(kept) == 1:
+            only = self._plan(kept[0].desc)
+
+            def finish_one() -> Descriptor:
+                for check in checks:
+                    check.result()
+                return only()
+
+            return finish_one
+        positions = {id(s): i for i, s in enumerate(scans)}
+        children = [(positions[id(s)], s.desc, self._plan(s.desc)) for s in kept]
+
+        def finish_trimmed() -> Descriptor:
+            for check in checks:
+                check.result()
+            obj = dict(index.json)
+            entries = []
+            for i, old, done in children:
+                entry = dict(obj["manifests"][i])
+                new = done()
+                if new.digest != old.digest:
+                    entry.update(digest=str(new.digest), size=new.size, mediaType=new.media_type)
+                entries.append(entry)
+            obj["manifests"] = entries
+            body = canonical_json(obj)
+            self._stage_bytes(body)
+            return Descriptor(index.media_type, Digest.of(body), len(body))
+
+        return finish_trimmed
+
+    def _plan_index(self, manifest: Manifest, data: bytes) -> Callable[[], Descriptor]:
+        """An index with all its content present: kept whole (rewritten only if a child was)."""
+        children = [(child, self._plan(child)) for child in manifest.manifests]
+
+        def finish_index() -> Descriptor:
+            new = [(old, done()) for old, done in children]
+            if all(n.digest == o.digest for o, n in new):
+                self._stage_bytes(data)
+                return manifest.descriptor()
+            obj = dict(manifest.json)
+            entries = []
+            for raw_entry, (_old, n) in zip(obj["manifests"], new, strict=True):
+                entry = dict(raw_entry)
+                entry.update(digest=str(n.digest), size=n.size, mediaType=n.media_type)
+                entries.append(entry)
+            obj["manifests"] = entries
+            body = canonical_json(obj)
+            self._stage_bytes(body)
+            return Descriptor(manifest.media_type, Digest.of(body), len(body))
+
+        return finish_index
+
+    def _plan_image(
+        self, desc: Descriptor, manifest: Manifest, data: bytes
+    ) -> Callable[[], Descriptor]:
+        """An image manifest: config and layers verified, layers compressed where needed."""
         config_desc = manifest.config
         config_data = self._small_blob(config_desc, MAX_CONFIG_BYTES)
         layers = manifest.layers
@@ -479,8 +695,17 @@ def _legacy_names(label: str, entry: Any) -> list[Reference]:
     return out
 
 
-def load(source: Path, store: ImageStore | None = None) -> list[LoadedImage]:
-    """Import every image in `source` into the store; all-or-nothing."""
+def load(
+    source: Path,
+    store: ImageStore | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> list[LoadedImage]:
+    """Import every image in `source` into the store; all-or-nothing.
+
+    Notes (a multi-platform index loaded without the platforms the archive lacks) go to `warn`,
+    stderr by default, once the load succeeded; they are also on each `LoadedImage`.
+    """
     store = store or ImageStore()
     with store.writing():
         scratch = store.blobs.scratch
@@ -495,14 +720,20 @@ def load(source: Path, store: ImageStore | None = None) -> list[LoadedImage]:
                     fix="check the path and its permissions",
                 ) from None
             with opened:
-                return _load(store, opened.files, staging)
+                loaded = _load(store, opened.files, staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+    say = warn or (lambda line: print(line, file=sys.stderr))
+    for image in loaded:
+        for note in image.notes:
+            say(note)
+    return loaded
 
 
 def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]:
     importer = Importer(store, files, staging)
-    plans: list[tuple[list[Reference], Callable[[], Descriptor]]] = []
+    # (names, finish, the digest index.json names: a partial index is noted under it)
+    plans: list[tuple[list[Reference], Callable[[], Descriptor], Digest | None]] = []
     try:
         if files.has("index.json"):
             index = _json(files, "index.json", _MAX_INDEX_BYTES)
@@ -516,15 +747,15 @@ def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]
                     desc = Descriptor.from_json(raw)
                 except InvalidContentError as exc:
                     raise InvalidContentError(f"{files.label}: index.json: {exc.what}") from None
-                plans.append(
-                    (_oci_names(files.label, dict(desc.annotations)), importer.oci_root(desc))
-                )
+                names = _oci_names(files.label, dict(desc.annotations))
+                plans.append((names, importer.oci_root(desc), desc.digest))
         elif files.has("manifest.json"):
             entries = _json(files, "manifest.json", _MAX_INDEX_BYTES)
             if not isinstance(entries, list):
                 raise InvalidContentError(f"{files.label}: manifest.json is not a list")
             for i, entry in enumerate(entries):
-                plans.append((_legacy_names(files.label, entry), importer.legacy_image(entry, i)))
+                names = _legacy_names(files.label, entry)
+                plans.append((names, importer.legacy_image(entry, i), None))
         else:
             raise InvalidContentError(
                 f"{files.label} is neither a docker save tarball nor an OCI layout "
@@ -533,7 +764,7 @@ def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]
             )
         if not plans:
             raise InvalidContentError(f"{files.label} contains no images")
-        roots = [(names, finish()) for names, finish in plans]
+        roots = [(names, finish(), source) for names, finish, source in plans]
     except HoistError:
         raise
     except OSError as exc:  # disk full, permissions: the store's side, not the archive's
@@ -556,7 +787,8 @@ def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]
             store.record_diff_id(diff_id, desc)
     merged: dict[Digest, LoadedImage] = {}
     pairs: list[tuple[Reference | None, Descriptor]] = []
-    for names, desc in roots:
+    noted: set[Digest] = set()
+    for names, desc, source in roots:
         image = merged.setdefault(desc.digest, LoadedImage(desc, store.image_id(desc)))
         for name in names:
             if name not in image.names:
@@ -564,5 +796,9 @@ def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]
             pairs.append((name, desc))
         if not names:
             pairs.append((None, desc))
+        partial = importer.partial.get(source) if source is not None else None
+        if source is not None and partial is not None and source not in noted:
+            noted.add(source)
+            image.notes.append(partial.note(names[0].familiar if names else str(source)))
     store.set_names(pairs)
     return list(merged.values())
