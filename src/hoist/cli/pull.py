@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     locations = BlobLocations()
     source = RegistrySource(client, ref, locations=locations)
     try:
+        requested = source.root()  # resolve first: a missing tag prints only the error
         if not quiet:
             print(f"{ref.identifier}: Pulling from {ref.repository}")
-        requested = source.root()
         dest = StoreDestination(ImageStore(), ref)
         try:
             result = copy_image(
