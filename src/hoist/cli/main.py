@@ -81,7 +81,10 @@ def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, _Comman
     selected: _CommandModule | None = None
     for name, (module, summary, example) in COMMANDS.items():
         if name != chosen:
-            sub.add_parser(name, help=summary)
+            # The other commands are only listed (top-level help, "invalid choice"); when a
+            # known command was chosen, argparse never reaches them, so skip building them.
+            if chosen not in COMMANDS:
+                sub.add_parser(name, help=summary)
             continue
         mod = cast(_CommandModule, importlib.import_module(f"hoist.cli.{module}"))
         cmd = sub.add_parser(
