@@ -316,10 +316,9 @@ class RegistryStore:
         found.extend(walk(""))
         return sorted(r for r in found if r)
 
-    def manifest_revisions(self, name: str) -> list[Digest]:
-        """Every manifest digest linked in `name` (for gc and check)."""
+    def _linked_digests(self, base: str) -> list[Digest]:
+        """The digests named by `base/<alg>/<hex>` directories (unparsable names skipped)."""
         out: list[Digest] = []
-        base = f"{_repo(name)}/_manifests/revisions"
         for alg in self.driver.list(base):
             for hexpart in self.driver.list(f"{base}/{alg}"):
                 digest = _parse_digest(f"{alg}:{hexpart}")
@@ -327,15 +326,13 @@ class RegistryStore:
                     out.append(digest)
         return out
 
+    def manifest_revisions(self, name: str) -> list[Digest]:
+        """Every manifest digest linked in `name` (for gc and check)."""
+        return self._linked_digests(f"{_repo(name)}/_manifests/revisions")
+
     def layer_links(self, name: str) -> list[Digest]:
-        out: list[Digest] = []
-        base = f"{_repo(name)}/_layers"
-        for alg in self.driver.list(base):
-            for hexpart in self.driver.list(f"{base}/{alg}"):
-                digest = _parse_digest(f"{alg}:{hexpart}")
-                if digest is not None:
-                    out.append(digest)
-        return out
+        """Every blob digest linked in `name` (for gc and check)."""
+        return self._linked_digests(f"{_repo(name)}/_layers")
 
     def all_blobs(self) -> list[Digest]:
         out: list[Digest] = []
