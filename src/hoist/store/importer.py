@@ -154,6 +154,11 @@ def _json(files: FileSet, name: str, limit: int) -> Any:
         ) from None
 
 
+def _pointing_at(entry: Any, desc: Descriptor) -> dict[str, Any]:
+    """A manifest's descriptor entry, its other fields kept, changed to point at `desc`."""
+    return {**entry, "mediaType": desc.media_type, "digest": str(desc.digest), "size": desc.size}
+
+
 def _blob_name(digest: Digest) -> str:
     return f"blobs/{digest.algorithm}/{digest.hex}"
 
@@ -347,6 +352,13 @@ class Importer:
             self.staging.put_bytes(data)
         return digest
 
+    def _stage_rewritten(
+        self, manifest: Manifest, key: str, entries: list[dict[str, Any]]
+    ) -> Descriptor:
+        """Stage `manifest` with its `key` list replaced by `entries`; the new descriptor."""
+        body = canonical_json({**manifest.json, key: entries})
+        return Descriptor(manifest.media_type, self._stage_bytes(body), len(body))
+
     # --- images -------------------------------------------------------------------------
 
     def _diff_ids(self, config: Any, where: str) -> list[Digest]:
@@ -505,18 +517,12 @@ class Importer:
         def finish_trimmed() -> Descriptor:
             for check in checks:
                 check.result()
-            obj = dict(index.json)
+            raw = index.json["manifests"]
             entries = []
             for i, old, done in children:
-                entry = dict(obj["manifests"][i])
                 new = done()
-                if new.digest != old.digest:
-                    entry.update(digest=str(new.digest), size=new.size, mediaType=new.media_type)
-                entries.append(entry)
-            obj["manifests"] = entries
-            body = canonical_json(obj)
-            self._stage_bytes(body)
-            return Descriptor(index.media_type, Digest.of(body), len(body))
+                entries.append(_pointing_at(raw[i], new) if new.digest != old.digest else raw[i])
+            return self._stage_rewritten(index, "manifests", entries)
 
         return finish_trimmed
 
@@ -529,16 +535,11 @@ class Importer:
             if all(n.digest == o.digest for o, n in new):
                 self._stage_bytes(data)
                 return manifest.descriptor()
-            obj = dict(manifest.json)
-            entries = []
-            for raw_entry, (_old, n) in zip(obj["manifests"], new, strict=True):
-                entry = dict(raw_entry)
-                entry.update(digest=str(n.digest), size=n.size, mediaType=n.media_type)
-                entries.append(entry)
-            obj["manifests"] = entries
-            body = canonical_json(obj)
-            self._stage_bytes(body)
-            return Descriptor(manifest.media_type, Digest.of(body), len(body))
+            entries = [
+                _pointing_at(raw, n)
+                for raw, (_old, n) in zip(manifest.json["manifests"], new, strict=True)
+            ]
+            return self._stage_rewritten(manifest, "manifests", entries)
 
         return finish_index
 
@@ -575,20 +576,11 @@ class Importer:
             if all(o.descriptor.digest == d.digest for o, d in zip(outs, layers, strict=True)):
                 self._stage_bytes(data)
                 return manifest.descriptor()
-            obj = dict(manifest.json)
-            new_layers = []
-            for raw_layer, out in zip(obj["layers"], outs, strict=True):
-                entry = dict(raw_layer)
-                entry.update(
-                    mediaType=out.descriptor.media_type,
-                    digest=str(out.descriptor.digest),
-                    size=out.descriptor.size,
-                )
-                new_layers.append(entry)
-            obj["layers"] = new_layers
-            body = canonical_json(obj)
-            self._stage_bytes(body)
-            return Descriptor(manifest.media_type, Digest.of(body), len(body))
+            layers_out = [
+                _pointing_at(raw, out.descriptor)
+                for raw, out in zip(manifest.json["layers"], outs, strict=True)
+            ]
+            return self._stage_rewritten(manifest, "layers", layers_out)
 
         return finish_image
 
