@@ -228,9 +228,7 @@ def _upload_from_file(
             )
         except NetworkError as exc:
             failures += 1
-            _give_up_after(client, failures, exc)
-            _pause(client, failures, None)
-            offset = _server_offset(client, location, repository, scopes)
+            offset = _after_failed_patch(client, repository, location, scopes, failures, exc)
             continue
         if resp.status_code == 202:
             location = resp.headers.get("location") or location
@@ -239,14 +237,7 @@ def _upload_from_file(
             limit = size
             continue
         failures += 1
-        if resp.status_code == 416:
-            offset = _server_offset(client, location, repository, scopes)
-            if failures > client.retry.attempts:
-                raise UploadLostError(f"{client.registry} kept refusing the upload offset")
-            continue
-        _give_up_after(client, failures, None, resp)
-        _pause(client, failures, resp)
-        offset = _server_offset(client, location, repository, scopes)
+        offset = _after_failed_patch(client, repository, location, scopes, failures, None, resp)
     _check_eof_at(stream, base + size)
     return _put_final(client, repository, desc, location, b"", 0, scopes, progress, already=size)
 
@@ -275,6 +266,28 @@ def _patch(
         ok=(202, 416, *RETRYABLE_STATUS),
         retry=False,
     )
+
+
+def _after_failed_patch(
+    client: RegistryClient,
+    repository: str,
+    location: str,
+    scopes: Sequence[str],
+    failures: int,
+    exc: HoistError | None,
+    resp: httpx.Response | None = None,
+) -> int:
+    """After the `failures`-th failed PATCH (`exc`, or a 416/5xx/429 `resp`): give up, or wait
+    as the retry policy says, then return the offset to resume from (the server's)."""
+    if resp is not None and resp.status_code == 416:
+        # our idea of the offset was wrong: ask, and continue from the server's (no pause)
+        offset = _server_offset(client, location, repository, scopes)
+        if failures > client.retry.attempts:
+            raise UploadLostError(f"{client.registry} kept refusing the upload offset")
+        return offset
+    _give_up_after(client, failures, exc, resp)
+    _pause(client, failures, resp)
+    return _server_offset(client, location, repository, scopes)
 
 
 def _upload_from_stream(
@@ -321,9 +334,7 @@ def _upload_from_stream(
             )
         except NetworkError as exc:
             failures += 1
-            _give_up_after(client, failures, exc)
-            _pause(client, failures, None)
-            offset = _server_offset(client, location, repository, scopes)
+            offset = _after_failed_patch(client, repository, location, scopes, failures, exc)
             continue
         if resp.status_code == 202:
             location = resp.headers.get("location") or location
@@ -336,15 +347,7 @@ def _upload_from_stream(
             gc.collect(1)
             continue
         failures += 1
-        if resp.status_code == 416:
-            # our idea of the offset was wrong: ask, and continue from the server's
-            offset = _server_offset(client, location, repository, scopes)
-            if failures > client.retry.attempts:
-                raise UploadLostError(f"{client.registry} kept refusing the upload offset")
-            continue
-        _give_up_after(client, failures, None, resp)
-        _pause(client, failures, resp)
-        offset = _server_offset(client, location, repository, scopes)
+        offset = _after_failed_patch(client, repository, location, scopes, failures, None, resp)
     _check_eof(stream)
     return _put_final(client, repository, desc, location, b"", 0, scopes, progress, already=size)
 
