@@ -114,10 +114,13 @@ def parse_duration(value: Any, key: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def _section(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+def _section(raw: Mapping[str, Any], key: str, where: str | None = None) -> Mapping[str, Any]:
+    """The mapping under `key` ({} if absent), its keys checked against `_KNOWN[where]`."""
+    where = key if where is None else where
     value = raw.get(key) or {}
     if not isinstance(value, Mapping):
-        raise UsageError(f"{key} must be a mapping in the config file")
+        raise UsageError(f"{where} must be a mapping in the config file")
+    _check_keys(value, where)
     return value
 
 
@@ -163,7 +166,6 @@ def load_config(path: Path) -> ServerConfig:
         cfg.addr = str(raw["addr"])
     cfg.insecure_no_auth = bool(raw.get("insecure_no_auth", False))
     storage = _section(raw, "storage")
-    _check_keys(storage, "storage")
     cfg.storage = str(storage.get("driver", cfg.storage))
     if "root" in storage:
         cfg.root = rel(storage["root"])
@@ -174,24 +176,18 @@ def load_config(path: Path) -> ServerConfig:
     if "manifest_cache_mb" in storage:
         cfg.manifest_cache_bytes = int(storage["manifest_cache_mb"]) << 20
     tls = _section(raw, "tls")
-    _check_keys(tls, "tls")
     if tls:
         cfg.tls_cert, cfg.tls_key = rel(tls.get("cert", "")), rel(tls.get("key", ""))
     log = _section(raw, "log")
-    _check_keys(log, "log")
     cfg.access_log = bool(log.get("access", False))
     auth = _section(raw, "auth")
-    _check_keys(auth, "auth")
     cfg.realm = str(auth.get("realm", cfg.realm))
     if "htpasswd" in auth:
         cfg.htpasswd = rel(auth["htpasswd"])
         cfg.auth = "htpasswd"
     cfg.anonymous_pull = bool(auth.get("anonymous_pull", False))
     if "token" in auth:
-        token = auth["token"] or {}
-        if not isinstance(token, Mapping):
-            raise UsageError("auth.token must be a mapping")
-        _check_keys(token, "auth.token")
+        token = _section(auth, "token", "auth.token")
         cfg.auth = "token"
         cfg.token_realm = str(token["realm"]) if "realm" in token else None
         cfg.token_service = str(token.get("service", cfg.token_service))
