@@ -70,9 +70,9 @@ from hoist.store.blobs import BlobStore
 from hoist.store.compress import cpu_count, gzip_stream
 from hoist.store.store import MAX_CONFIG_BYTES, ImageStore
 from hoist.transports.files import FileSet, OpenedFiles
+from hoist.transports.layout import CONTAINERD_NAME, blob_path, read_index
 from hoist.transports.tarsafe import GZIP_MAGIC
 
-CONTAINERD_NAME: Final = "io.containerd.image.name"
 _GZIP_OF: Final = {OCI_LAYER: OCI_LAYER_GZIP, DOCKER_LAYER: DOCKER_LAYER_GZIP}
 _MAX_INDEX_BYTES: Final = 16 * 1024 * 1024
 
@@ -159,10 +159,6 @@ def _pointing_at(entry: Any, desc: Descriptor) -> dict[str, Any]:
     return {**entry, "mediaType": desc.media_type, "digest": str(desc.digest), "size": desc.size}
 
 
-def _blob_name(digest: Digest) -> str:
-    return f"blobs/{digest.algorithm}/{digest.hex}"
-
-
 class _HashingReader(io.RawIOBase):
     """Passes reads through while hashing, counting and copying them (a layer's raw side)."""
 
@@ -220,17 +216,17 @@ class Importer:
         """Stage a blob named by descriptor, verifying size and digest."""
         if self._has(desc.digest):
             return
-        with self.files.open(_blob_name(desc.digest)) as fh:
+        with self.files.open(blob_path(desc.digest)) as fh:
             try:
                 self.staging.ingest(fh, desc)
             except DigestMismatchError as exc:
                 raise DigestMismatchError(f"{self.label}: {exc.what}", why=exc.why) from None
 
     def _small_blob(self, desc: Descriptor, limit: int) -> bytes:
-        data = self.files.read_small(_blob_name(desc.digest), limit)
+        data = self.files.read_small(blob_path(desc.digest), limit)
         if len(data) != desc.size or Digest.of(data, desc.digest.algorithm) != desc.digest:
             raise DigestMismatchError(
-                f"{self.label}: {_blob_name(desc.digest)} does not match its descriptor "
+                f"{self.label}: {blob_path(desc.digest)} does not match its descriptor "
                 f"({desc.digest}, {desc.size} bytes)",
                 why="the file was corrupted or the archive's index names different content",
                 fix="recreate the archive",
@@ -408,7 +404,7 @@ class Importer:
         Only absence is reported: a manifest or config that is present but does not match its
         descriptor (or is not valid JSON) raises, as it would for a complete archive.
         """
-        name = _blob_name(desc.digest)
+        name = blob_path(desc.digest)
         if not self.files.has(name):
             return _Scan(desc, name, [])
         manifest, _data = self._read_manifest(desc)
@@ -429,30 +425,30 @@ class Importer:
             return _Scan(desc, None, layers)
         missing: str | None = None
         config = manifest.config
-        if self.files.has(_blob_name(config.digest)):
+        if self.files.has(blob_path(config.digest)):
             self._small_blob(config, MAX_CONFIG_BYTES)
         else:
-            missing = _blob_name(config.digest)
+            missing = blob_path(config.digest)
         present: list[Descriptor] = []
         for layer in manifest.layers:
-            if self.files.has(_blob_name(layer.digest)):
+            if self.files.has(blob_path(layer.digest)):
                 present.append(layer)
             elif missing is None:
-                missing = _blob_name(layer.digest)
+                missing = blob_path(layer.digest)
         return _Scan(desc, missing, present)
 
     def _verify_blob(self, desc: Descriptor) -> None:
         """Check a blob that will not be imported (a dropped platform's layer) is not corrupt."""
         h = desc.digest.hasher()
         size = 0
-        with self.files.open(_blob_name(desc.digest)) as fh:
+        with self.files.open(blob_path(desc.digest)) as fh:
             for chunk in iter_chunks(fh):
                 h.update(chunk)
                 size += len(chunk)
         actual = f"{desc.digest.algorithm}:{h.hexdigest()}"
         if actual != desc.digest or size != desc.size:
             raise DigestMismatchError(
-                f"{self.label}: {_blob_name(desc.digest)} does not match its descriptor "
+                f"{self.label}: {blob_path(desc.digest)} does not match its descriptor "
                 f"({desc.digest}, {desc.size} bytes): got {actual}, {size} bytes",
                 why="the file was corrupted or the archive's index names different content",
                 fix="recreate the archive",
@@ -566,7 +562,7 @@ class Importer:
                 )
             diff_ids = list(ids)
         jobs = [
-            self._layer(_blob_name(layer.digest), diff_ids[i], layer, layer.media_type)
+            self._layer(blob_path(layer.digest), diff_ids[i], layer, layer.media_type)
             for i, layer in enumerate(layers)
         ]
 
@@ -728,17 +724,7 @@ def _load(store: ImageStore, files: FileSet, staging: Path) -> list[LoadedImage]
     plans: list[tuple[list[Reference], Callable[[], Descriptor], Digest | None]] = []
     try:
         if files.has("index.json"):
-            index = _json(files, "index.json", _MAX_INDEX_BYTES)
-            if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
-                raise InvalidContentError(
-                    f"{files.label}: index.json has no 'manifests' list",
-                    fix="recreate the layout with skopeo copy or docker save",
-                )
-            for raw in index["manifests"]:
-                try:
-                    desc = Descriptor.from_json(raw)
-                except InvalidContentError as exc:
-                    raise InvalidContentError(f"{files.label}: index.json: {exc.what}") from None
+            for desc in read_index(files):
                 names = _oci_names(files.label, dict(desc.annotations))
                 plans.append((names, importer.oci_root(desc), desc.digest))
         elif files.has("manifest.json"):

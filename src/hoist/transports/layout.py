@@ -60,11 +60,16 @@ def read_index(files: FileSet) -> list[Descriptor]:
         obj = json.loads(files.read_small("index.json", _MAX_INDEX))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidContentError(
-            f"{files.label}: index.json is not valid JSON ({exc})", fix="recreate the layout"
+            f"{files.label}: index.json is not valid JSON ({exc})",
+            why="the archive is corrupt or was not written by an image tool",
+            fix="recreate it with docker save, podman save or skopeo copy",
         ) from None
     raw = obj.get("manifests") if isinstance(obj, dict) else None
     if not isinstance(raw, list):
-        raise InvalidContentError(f"{files.label}: index.json has no 'manifests' list")
+        raise InvalidContentError(
+            f"{files.label}: index.json has no 'manifests' list",
+            fix="recreate the layout with skopeo copy or docker save",
+        )
     try:
         return [Descriptor.from_json(d) for d in raw]
     except InvalidContentError as exc:
