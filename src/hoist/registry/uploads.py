@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import gc
 import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
@@ -393,11 +392,8 @@ def _give_up_after(
 
 
 def _pause(client: RegistryClient, failures: int, resp: httpx.Response | None) -> None:
-    delay = client.retry.delay(failures, resp)
-    if client.on_retry is not None:
-        reason = f"HTTP {resp.status_code}" if resp is not None else "connection dropped"
-        client.on_retry("upload", failures, delay, reason)
-    time.sleep(delay)
+    reason = f"HTTP {resp.status_code}" if resp is not None else "connection dropped"
+    client._sleep("upload", failures, client.retry.delay(failures, resp), reason)
 
 
 def _put_final(
