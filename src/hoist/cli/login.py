@@ -7,7 +7,7 @@ import argparse
 import getpass
 import sys
 
-from hoist.auth.config_file import hostname_of
+from hoist.auth.config_file import DOCKER_HUB_KEY, hostname_of, server_key
 from hoist.auth.keychain import Credential, StaticKeychain, store_credentials
 from hoist.cli.render import add_registry_flags, transport_options, warn
 from hoist.errors import UsageError
@@ -41,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def registry_argument(text: str) -> str:
     """Accept `host`, `host:port` or a URL as docker does, and normalize Docker Hub's names."""
     host = hostname_of(text)
-    if host in ("index.docker.io", "registry-1.docker.io", "docker.io"):
+    if server_key(host) == DOCKER_HUB_KEY:  # any of Docker Hub's names
         return DEFAULT_REGISTRY
     if not host or not REGISTRY_RE.match(host):
         raise UsageError(
