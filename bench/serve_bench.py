@@ -1,7 +1,7 @@
 """Benchmark `hoist serve` against distribution's registry (Debian docker-registry), one run.
 
-Both servers run on loopback with configs this script writes, fresh storage each round, no
-auth, and are driven by the same clients with the same data:
+Both servers run on loopback, started by the suite's helpers (tests/support), with fresh
+storage each round and no auth, and are driven by the same clients with the same data:
 
   push   skopeo copy of a 4 x 64 MiB image (random gzip layers) from an OCI layout
   pull   skopeo copy of it back into a fresh OCI layout
@@ -27,50 +27,25 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.hoist_server import hoist_server  # noqa: E402
+from tests.support.peers import distribution_registry  # noqa: E402
 
 ACCEPT = (
     "application/vnd.oci.image.manifest.v1+json,"
     "application/vnd.docker.distribution.manifest.v2+json"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def make_image(path: Path, layers: int, layer_mib: int) -> int:
@@ -134,54 +109,22 @@ def make_image(path: Path, layers: int, layer_mib: int) -> int:
     return total + len(config) + len(manifest)
 
 
-@dataclass
-class Server:
-    name: str
-    host: str
-    proc: subprocess.Popen[bytes]
-
-
 @contextlib.contextmanager
-def hoist(work: Path, extra: list[str]) -> Iterator[Server]:
-    cmd = [
-        sys.executable, "-m", "hoist.cli.main", "serve", "--addr", "127.0.0.1:0",
-        "--root", str(work / "hoist-root"), *extra,
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    m = re.search(r"http://(\S+)", line)
-    if not m:
-        stop(proc)
-        raise RuntimeError(f"hoist serve did not start: {line!r}")
-    try:
-        yield Server("hoist", m.group(1), proc)
-    finally:
-        stop(proc)
+def serving(name: str, work: Path, hoist_args: list[str]) -> Iterator[str]:
+    """Start `name` (hoist or distribution) with fresh storage in `work`; yields its host.
 
-
-@contextlib.contextmanager
-def distribution(work: Path) -> Iterator[Server]:
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        raise SystemExit("docker-registry is not installed (apt-get install -y docker-registry)")
-    port = free_port()
-    config = work / "distribution.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: error\n  accesslog:\n    disabled: true\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {work / 'dist-root'}\n"
-        "  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        [binary, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_port(port, proc)
-        yield Server("distribution", f"127.0.0.1:{port}", proc)
-    finally:
-        stop(proc)
+    The same helpers the suite uses: loopback, no auth, stopped by process id at the end.
+    """
+    if name == "hoist":
+        with hoist_server(work, extra_args=hoist_args) as reg:
+            yield reg.host
+    else:
+        if shutil.which("docker-registry") is None:
+            raise SystemExit(
+                "docker-registry is not installed (apt-get install -y docker-registry)"
+            )
+        with distribution_registry(work) as dist:
+            yield dist.host
 
 
 def skopeo(*args: str) -> float:
@@ -215,17 +158,17 @@ async def _heads(host: str, path: str, total: int, clients: int) -> tuple[float,
 
 
 def run_round(
-    server: Server, image: Path, size: int, work: Path, heads: int, clients: int
+    name: str, host: str, image: Path, size: int, work: Path, heads: int, clients: int
 ) -> dict[str, float]:
-    ref = f"docker://{server.host}/bench/app:v1"
+    ref = f"docker://{host}/bench/app:v1"
     push = skopeo("copy", "--dest-tls-verify=false", f"oci:{image}:v1", ref)
-    out = work / f"pull-{server.name}"
+    out = work / f"pull-{name}"
     shutil.rmtree(out, ignore_errors=True)
     pull = skopeo("copy", "--src-tls-verify=false", ref, f"oci:{out}:v1")
     shutil.rmtree(out, ignore_errors=True)
-    elapsed, ok = asyncio.run(_heads(server.host, "/v2/bench/app/manifests/v1", heads, clients))
+    elapsed, ok = asyncio.run(_heads(host, "/v2/bench/app/manifests/v1", heads, clients))
     if ok != heads:
-        raise RuntimeError(f"{server.name}: only {ok}/{heads} HEADs answered 200")
+        raise RuntimeError(f"{name}: only {ok}/{heads} HEADs answered 200")
     return {
         "push MB/s": size / push / 1e6,
         "pull MB/s": size / pull / 1e6,
@@ -257,13 +200,10 @@ def main() -> int:
                 os.sync()
                 round_dir = work / f"{name}-{round_no}"
                 round_dir.mkdir()
-                starter = (
-                    distribution(round_dir)
-                    if name == "distribution"
-                    else hoist(round_dir, args.hoist_arg)
-                )
-                with starter as server:
-                    figures = run_round(server, image, size, round_dir, args.heads, args.clients)
+                with serving(name, round_dir, args.hoist_arg) as host:
+                    figures = run_round(
+                        name, host, image, size, round_dir, args.heads, args.clients
+                    )
                 shutil.rmtree(round_dir, ignore_errors=True)
                 print(
                     f"round {round_no + 1} {name:>12}: "
