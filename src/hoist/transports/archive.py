@@ -19,7 +19,6 @@ import hashlib
 import json
 import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -50,9 +49,15 @@ from hoist.oci import (
 )
 from hoist.reference import Reference
 from hoist.store.blobs import BlobStore
-from hoist.transports.base import BlobResult, BlobStatus
 from hoist.transports.files import OpenedFiles
-from hoist.transports.layout import FilesSource, read_index, select_entry
+from hoist.transports.layout import (
+    BlobsDestination,
+    FilesSource,
+    add_file,
+    read_index,
+    select_entry,
+    staging_dir,
+)
 from hoist.transports.tarsafe import GZIP_MAGIC
 
 _MAX_JSON: Final = 16 * 1024 * 1024
@@ -183,39 +188,25 @@ class ArchiveSource(FilesSource):
         self._opened.close()
 
 
-class ArchiveDestination:
+class ArchiveDestination(BlobsDestination):
     """Writes one image as a `docker save` tarball that docker and podman can load."""
 
     def __init__(self, path: Path, ref: Reference | None) -> None:
         self.path = path
         self.ref = ref
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        self.blobs = BlobStore(self._dir / "blobs", self._dir)
-        self._root: Manifest | None = None
-        self._last: Manifest | None = None
+        self._dir = staging_dir(path)
+        super().__init__(BlobStore(self._dir / "blobs", self._dir))
 
     def describe(self) -> str:
         return f"docker-archive:{self.path}"
 
-    def has_blob(self, desc: Descriptor) -> bool:
-        return self.blobs.has(desc.digest)
-
-    def put_blob(self, desc: Descriptor, stream: BinaryIO) -> BlobResult:
-        if self.blobs.has(desc.digest):
-            return BlobResult(BlobStatus.EXISTS)
-        _d, size = self.blobs.ingest(stream, desc)
-        return BlobResult(BlobStatus.PUSHED, bytes_sent=size)
-
     def put_manifest(self, manifest: Manifest, tag: str | None) -> None:
-        self._last = manifest
-        if tag is not None:
-            self._root = manifest
-            if self.ref is not None:
-                self.ref = replace(self.ref, tag=tag, digest=None)
+        self._note_manifest(manifest, tag)
+        if tag is not None and self.ref is not None:
+            self.ref = replace(self.ref, tag=tag, digest=None)
 
     def commit(self) -> None:
-        root = self._root or self._last
+        root = self._root_manifest
         if root is None:
             return
         if root.is_index:
@@ -249,15 +240,15 @@ class ArchiveDestination:
             atomic_writer(self.path) as out,
             tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar,
         ):
-            _add(tar, f"{config.digest.hex}.json", self.blobs.path(config.digest))
+            add_file(tar, f"{config.digest.hex}.json", self.blobs.path(config.digest))
             seen: set[str] = set()
             for name, file in layer_files:
                 if name not in seen:
                     seen.add(name)
-                    _add(tar, name, file)
+                    add_file(tar, name, file)
             manifest_path = self._dir / "manifest.json"
             manifest_path.write_bytes(manifest_json)
-            _add(tar, "manifest.json", manifest_path)
+            add_file(tar, "manifest.json", manifest_path)
 
     def _uncompressed(self, layer: Descriptor, diff_id: Digest) -> Path:
         """The layer as an uncompressed tar on disk, verified against its diffID."""
@@ -289,12 +280,3 @@ class ArchiveDestination:
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-def _add(tar: tarfile.TarFile, name: str, path: Path) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = path.stat().st_size
-    info.mode = 0o644
-    info.mtime = 0
-    with path.open("rb") as fh:
-        tar.addfile(info, fh)

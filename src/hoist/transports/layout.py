@@ -166,28 +166,20 @@ class LayoutSource(FilesSource):
         self._opened.close()
 
 
-class LayoutDestination:
-    """Writes an image into an OCI layout directory, or a `.tar` of one, under `tag`."""
+def staging_dir(target: Path) -> Path:
+    """A fresh hidden directory beside `target`, to build it in before it is renamed whole."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
 
-    def __init__(self, path: Path, tag: str | None) -> None:
-        self.path = path
-        self.tag = tag
-        self.as_tar = path.suffix == ".tar" or path.is_file()
-        if self.as_tar:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-            if path.is_file():  # keep what an existing layout tar holds
-                with tarfile.open(path, "r:") as tf:
-                    tf.extractall(self._dir, filter="data")
-        else:
-            self._dir = path
-            path.mkdir(parents=True, exist_ok=True)
-        self.blobs = BlobStore(self._dir / "blobs", self._dir)
+
+class BlobsDestination:
+    """The part of a destination that writes blobs into a `BlobStore`, verified as they arrive,
+    and remembers which manifest is the root: the tagged one, else the last written."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
         self._root: Manifest | None = None
         self._last: Manifest | None = None
-
-    def describe(self) -> str:
-        return f"oci:{self.path}" + (f":{self.tag}" if self.tag else "")
 
     def has_blob(self, desc: Descriptor) -> bool:
         return self.blobs.has(desc.digest)
@@ -198,11 +190,40 @@ class LayoutDestination:
         _d, size = self.blobs.ingest(stream, desc)
         return BlobResult(BlobStatus.PUSHED, bytes_sent=size)
 
-    def put_manifest(self, manifest: Manifest, tag: str | None) -> None:
-        self.blobs.put_bytes(manifest.data)
+    def _note_manifest(self, manifest: Manifest, tag: str | None) -> None:
         self._last = manifest
         if tag is not None:
             self._root = manifest
+
+    @property
+    def _root_manifest(self) -> Manifest | None:
+        return self._root or self._last
+
+
+class LayoutDestination(BlobsDestination):
+    """Writes an image into an OCI layout directory, or a `.tar` of one, under `tag`."""
+
+    def __init__(self, path: Path, tag: str | None) -> None:
+        self.path = path
+        self.tag = tag
+        self.as_tar = path.suffix == ".tar" or path.is_file()
+        if self.as_tar:
+            self._dir = staging_dir(path)
+            if path.is_file():  # keep what an existing layout tar holds
+                with tarfile.open(path, "r:") as tf:
+                    tf.extractall(self._dir, filter="data")
+        else:
+            self._dir = path
+            path.mkdir(parents=True, exist_ok=True)
+        super().__init__(BlobStore(self._dir / "blobs", self._dir))
+
+    def describe(self) -> str:
+        return f"oci:{self.path}" + (f":{self.tag}" if self.tag else "")
+
+    def put_manifest(self, manifest: Manifest, tag: str | None) -> None:
+        self.blobs.put_bytes(manifest.data)
+        self._note_manifest(manifest, tag)
+        if tag is not None:
             self.tag = tag
 
     def _index_entries(self) -> list[dict[str, Any]]:
@@ -220,7 +241,7 @@ class LayoutDestination:
         return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
     def commit(self) -> None:
-        root = self._root or self._last
+        root = self._root_manifest
         if root is None:
             return
         entries = self._index_entries()
@@ -250,18 +271,18 @@ class LayoutDestination:
             tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar,
         ):
             for name in ("oci-layout", "index.json"):
-                _add_file(tar, self._dir / name, name)
+                add_file(tar, name, self._dir / name)
             blobs = self._dir / "blobs"
             for algo in sorted(p for p in blobs.iterdir() if p.is_dir()):
                 for f in sorted(algo.iterdir()):
-                    _add_file(tar, f, f"blobs/{algo.name}/{f.name}")
+                    add_file(tar, f"blobs/{algo.name}/{f.name}", f)
 
     def close(self) -> None:
         if self.as_tar:
             shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> None:
+def add_file(tar: tarfile.TarFile, name: str, path: Path) -> None:
     """Add a file with fixed metadata, so the same content gives the same archive."""
     info = tarfile.TarInfo(name)
     info.size = path.stat().st_size

@@ -19,7 +19,7 @@ from hoist.errors import DigestMismatchError
 from hoist.oci import Descriptor, Digest, Manifest
 from hoist.reference import Reference
 from hoist.store import ImageStore, IndexEntry
-from hoist.transports.base import BlobResult, BlobStatus
+from hoist.transports.layout import BlobsDestination
 
 
 class StoreSource:
@@ -62,14 +62,13 @@ def open_store_source(ref_or_id: str) -> StoreSource:
     return StoreSource(ImageStore(), ref_or_id)
 
 
-class StoreDestination:
+class StoreDestination(BlobsDestination):
     """Writes an image into the local store under `ref` (named on `commit`)."""
 
     def __init__(self, store: ImageStore, ref: Reference | None) -> None:
+        super().__init__(store.blobs)
         self.store = store
         self.ref = ref
-        self._root: Manifest | None = None
-        self._last: Manifest | None = None
         self._name: Reference | None = None
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(store.writing())
@@ -77,32 +76,21 @@ class StoreDestination:
     def describe(self) -> str:
         return f"local store ({self.ref.familiar if self.ref else 'unnamed'})"
 
-    def has_blob(self, desc: Descriptor) -> bool:
-        return self.store.blobs.has(desc.digest)
-
-    def put_blob(self, desc: Descriptor, stream: BinaryIO) -> BlobResult:
-        if self.store.blobs.has(desc.digest):
-            return BlobResult(BlobStatus.EXISTS)
-        _digest, size = self.store.blobs.ingest(stream, desc)
-        return BlobResult(BlobStatus.PUSHED, bytes_sent=size)
-
     def put_manifest(self, manifest: Manifest, tag: str | None) -> None:
         digest, _size = self.store.blobs.ingest(io.BytesIO(manifest.data))
         if digest != manifest.digest:  # Manifest.parse computed it from the same bytes
             raise DigestMismatchError(f"manifest {manifest.digest} changed while being stored")
-        self._last = manifest
-        if tag is not None:
-            self._root = manifest
-            if self.ref is not None:
-                self._name = replace(self.ref, tag=tag, digest=None)
+        self._note_manifest(manifest, tag)
+        if tag is not None and self.ref is not None:
+            self._name = replace(self.ref, tag=tag, digest=None)
 
     @property
     def root_descriptor(self) -> Descriptor | None:
-        root = self._root or self._last
+        root = self._root_manifest
         return root.descriptor() if root is not None else None
 
     def commit(self) -> None:
-        root = self._root or self._last
+        root = self._root_manifest
         if root is None:
             return
         name = self._name or self.ref
