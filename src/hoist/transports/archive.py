@@ -70,6 +70,14 @@ def _same_name(a: str, b: str) -> bool:
         return a == b
 
 
+def _diff_ids(config_data: bytes, what: str) -> list[Digest]:
+    """An image config's `rootfs.diff_ids`; `what` names the config in the error."""
+    try:
+        return [Digest(str(d)) for d in json.loads(config_data)["rootfs"]["diff_ids"]]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidContentError(f"{what} has no valid rootfs.diff_ids") from None
+
+
 class ArchiveSource(FilesSource):
     """One image of a `docker save` tarball, picked by `name` (or the only one)."""
 
@@ -123,12 +131,7 @@ class ArchiveSource(FilesSource):
         config_name = str(chosen.get("Config"))
         config_data = files.read_small(config_name, _MAX_JSON)
         config_digest = Digest.of(config_data)
-        try:
-            diff_ids = [Digest(str(d)) for d in json.loads(config_data)["rootfs"]["diff_ids"]]
-        except (ValueError, KeyError, TypeError):
-            raise InvalidContentError(
-                f"{files.label}: config {config_name} has no valid rootfs.diff_ids"
-            ) from None
+        diff_ids = _diff_ids(config_data, f"{files.label}: config {config_name}")
         layers = chosen.get("Layers") or []
         if len(layers) != len(diff_ids):
             raise InvalidContentError(
@@ -216,12 +219,7 @@ class ArchiveDestination(BlobsDestination):
             )
         config = root.config
         config_data = self.blobs.read_small(config.digest, _MAX_JSON)
-        try:
-            diff_ids = [Digest(str(d)) for d in json.loads(config_data)["rootfs"]["diff_ids"]]
-        except (ValueError, KeyError, TypeError):
-            raise InvalidContentError(
-                f"config {config.digest} has no valid rootfs.diff_ids"
-            ) from None
+        diff_ids = _diff_ids(config_data, f"config {config.digest}")
         if len(diff_ids) != len(root.layers):
             raise InvalidContentError(
                 f"manifest {root.digest} has {len(root.layers)} layers, config lists "
