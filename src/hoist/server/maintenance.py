@@ -106,12 +106,12 @@ def collect_garbage(
                     store.unlink_blob(name, digest)
             live |= referenced
         for digest in store.all_blobs():
-            if store.blob_size(digest) is None:
+            size = store.blob_size(digest)
+            if size is None:
                 _remove_leftover(store, blob_path(digest).rsplit("/", 1)[0], cutoff, dry_run)
                 continue
             if digest in live or not _older(store, blob_path(digest), cutoff):
                 continue
-            size = store.blob_size(digest) or 0
             report.blobs.append(digest)
             report.freed_bytes += size
             if not dry_run:
