@@ -8,15 +8,14 @@ import json
 import platform as _platform
 import sys
 
-from hoist.auth.keychain import default_keychain
 from hoist.cli.render import Progress, add_transfer_flags, retry_notice, transport_options
 from hoist.copy import copy_image
 from hoist.oci import Platform
 from hoist.reference import Reference
-from hoist.registry.client import RegistryClient
 from hoist.registry.metadata import BlobLocations
 from hoist.transports.base import BlobStatus
 from hoist.transports.registry import RegistrySource
+from hoist.transports.resolve import EndOptions
 
 _ARCH = {
     "x86_64": "amd64",
@@ -53,12 +52,9 @@ def run(args: argparse.Namespace) -> int:
     wanted = Platform.parse(args.platform) if args.platform else host_platform()
     quiet = args.quiet or args.json
     progress = Progress("pull", sys.stdout, quiet=quiet)
-    client = RegistryClient(
-        ref.registry,
-        keychain=default_keychain(),
-        options=transport_options(args),
-        on_retry=None if args.json else retry_notice,
-    )
+    client = EndOptions(
+        transport=transport_options(args), on_retry=None if args.json else retry_notice
+    ).client(ref.registry)
     locations = BlobLocations()
     source = RegistrySource(client, ref, locations=locations)
     try:

@@ -11,14 +11,13 @@ import json
 import sys
 from typing import Any
 
-from hoist.auth.keychain import default_keychain
 from hoist.cli.render import Progress, add_transfer_flags, retry_notice, transport_options
 from hoist.copy import CopyResult, copy_image
 from hoist.errors import NotFoundError
 from hoist.reference import Reference, parse_repository
-from hoist.registry.client import RegistryClient
 from hoist.registry.metadata import BlobLocations
 from hoist.transports.registry import RegistryDestination
+from hoist.transports.resolve import EndOptions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -107,12 +106,9 @@ def run(args: argparse.Namespace) -> int:
         out.write(f"The push refers to repository [{first.name}]\n")
         out.flush()
     locations = BlobLocations()
-    client = RegistryClient(
-        first.registry,
-        keychain=default_keychain(),
-        options=transport_options(args),
-        on_retry=None if args.json else retry_notice,
-    )
+    client = EndOptions(
+        transport=transport_options(args), on_retry=None if args.json else retry_notice
+    ).client(first.registry)
     results: list[dict[str, Any]] = []
     with client:
         for ref, source in zip(targets, sources, strict=True):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from hoist.auth.keychain import default_keychain
 from hoist.cli.render import add_registry_flags, transport_options
 from hoist.errors import UsageError
 from hoist.reference import parse_repository
-from hoist.registry.client import RegistryClient
+from hoist.transports.resolve import EndOptions
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +24,7 @@ def run(args: argparse.Namespace) -> int:
             f"{args.repository!r} names a version, not a repository",
             fix=f"hoist tags {ref.name}",
         )
-    with RegistryClient(
-        ref.registry, keychain=default_keychain(), options=transport_options(args)
-    ) as client:
+    with EndOptions(transport=transport_options(args)).client(ref.registry) as client:
         tags = client.list_tags(ref.repository)
     if args.json:
         print(json.dumps({"repository": ref.name, "tags": tags}, indent=2))
