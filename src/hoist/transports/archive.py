@@ -140,16 +140,14 @@ class ArchiveSource(FilesSource):
         self._blob_files[config_digest] = config_name
         layer_descs = []
         for layer_name, diff_id in zip(layers, diff_ids, strict=True):
+            digest, media = diff_id, DOCKER_LAYER
             with files.open(layer_name) as fh:
-                compressed = fh.read(2) == GZIP_MAGIC
-            if compressed:  # docker load accepts these; its digest is not the diffID
-                h = hashlib.sha256()
-                with files.open(layer_name) as fh:
+                head = fh.read(2)
+                if head == GZIP_MAGIC:  # docker load accepts these; its digest is not the diffID
+                    h = hashlib.sha256(head)
                     for chunk in iter_chunks(fh):
                         h.update(chunk)
-                digest, media = Digest(f"sha256:{h.hexdigest()}"), DOCKER_LAYER_GZIP
-            else:
-                digest, media = diff_id, DOCKER_LAYER
+                    digest, media = Digest(f"sha256:{h.hexdigest()}"), DOCKER_LAYER_GZIP
             self._blob_files[digest] = layer_name
             layer_descs.append(
                 {"mediaType": media, "size": files.size(layer_name), "digest": str(digest)}
