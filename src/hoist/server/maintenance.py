@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from hoist.errors import InvalidContentError
 from hoist.oci import Digest, Manifest
 from hoist.server.storage import PathNotFoundError
-from hoist.server.store import RegistryStore, blob_path, layer_link, revision_link, tag_link
+from hoist.server.store import (
+    RegistryStore,
+    blob_path,
+    layer_link,
+    revision_link,
+    tag_link,
+    tags_dir,
+)
 from hoist.server.uploads import UploadManager
 
 
@@ -135,7 +142,7 @@ def _reachable(
 ) -> set[Digest]:
     """Manifests reachable from tags, through index children and referrers of kept ones."""
     keep: set[Digest] = set()
-    todo = [d for t in store.tags(name) or [] if (d := store.resolve_tag(name, t)) is not None]
+    todo = list(store.tag_digests(name).values())
     subjects: dict[Digest, list[Digest]] = {}
     for digest, manifest in parsed.items():
         if manifest is None:
@@ -203,7 +210,7 @@ def check_storage(store: RegistryStore) -> list[str]:
                 continue
             for missing in store.missing_references(name, manifest):
                 problems.append(f"{name}: manifest {digest} references missing {missing.digest}")
-        for tag in driver.list(f"repositories/{name}/_manifests/tags"):
+        for tag in driver.list(tags_dir(name)):
             if not driver.exists(tag_link(name, tag)):
                 continue  # a tag write cut short: the tag never existed
             tagged = store.resolve_tag(name, tag)

@@ -57,8 +57,12 @@ def revision_link(name: str, digest: Digest) -> str:
     return f"{_repo(name)}/_manifests/revisions/{digest.algorithm}/{digest.hex}/link"
 
 
+def tags_dir(name: str) -> str:
+    return f"{_repo(name)}/_manifests/tags"
+
+
 def tag_link(name: str, tag: str) -> str:
-    return f"{_repo(name)}/_manifests/tags/{tag}/current/link"
+    return f"{tags_dir(name)}/{tag}/current/link"
 
 
 def _referrers_dir(name: str, subject: Digest) -> str:
@@ -250,8 +254,8 @@ class RegistryStore:
         item = self.get_manifest(name, digest)
         if item is None:
             return False
-        for tag in self.tags(name) or []:
-            if self.resolve_tag(name, tag) == digest:
+        for tag, tagged in self.tag_digests(name).items():
+            if tagged == digest:
                 self.delete_tag(name, tag)
         try:
             subject = Manifest.parse(item.data, item.media_type).subject
@@ -269,7 +273,7 @@ class RegistryStore:
 
     def delete_tag(self, name: str, tag: str) -> bool:
         try:
-            self.driver.delete(f"{_repo(name)}/_manifests/tags/{tag}")
+            self.driver.delete(f"{tags_dir(name)}/{tag}")
         except PathNotFoundError:
             return False
         return True
@@ -298,8 +302,16 @@ class RegistryStore:
         """The repository's tags, sorted; None if the repository does not exist."""
         if not self.repo_exists(name):
             return None
-        base = f"{_repo(name)}/_manifests/tags"
-        return sorted(t for t in self.driver.list(base) if self.resolve_tag(name, t) is not None)
+        return sorted(self.tag_digests(name))
+
+    def tag_digests(self, name: str) -> dict[str, Digest]:
+        """Each tag of `name` with a valid link, and the manifest digest it points to."""
+        out: dict[str, Digest] = {}
+        for tag in self.driver.list(tags_dir(name)):
+            digest = self.resolve_tag(name, tag)
+            if digest is not None:
+                out[tag] = digest
+        return out
 
     def repositories(self) -> list[str]:
         """Every repository name, sorted (a walk of `repositories/`)."""
