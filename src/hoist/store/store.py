@@ -404,19 +404,6 @@ class ImageStore:
             return None  # missing or damaged record: recompress rather than trust it
         return desc if self.blobs.has(desc.digest) else None
 
-    def diff_ids(self) -> dict[Digest, Digest]:
-        """compressed digest -> diffID, for exports that must write uncompressed layers."""
-        out: dict[Digest, Digest] = {}
-        base = self.meta / "diffids"
-        if not base.is_dir():
-            return out
-        for algo in base.iterdir():
-            for f in algo.iterdir():
-                with contextlib.suppress(Exception):
-                    doc = json.loads(f.read_bytes())
-                    out[Digest(str(doc["digest"]))] = Digest(f"{algo.name}:{f.name}")
-        return out
-
     def _prune_diff_ids(self) -> None:
         base = self.meta / "diffids"
         if not base.is_dir():

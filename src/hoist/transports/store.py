@@ -49,10 +49,6 @@ class StoreSource:
         with self.store.blobs.open(desc.digest) as fh:
             yield fh
 
-    def diff_id_map(self) -> dict[Digest, Digest]:
-        """compressed layer digest -> diffID, known for layers hoist compressed itself."""
-        return self.store.diff_ids()
-
     def close(self) -> None:
         return None
 
@@ -83,11 +79,6 @@ class StoreDestination(BlobsDestination):
         self._note_manifest(manifest, tag)
         if tag is not None and self.ref is not None:
             self._name = replace(self.ref, tag=tag, digest=None)
-
-    @property
-    def root_descriptor(self) -> Descriptor | None:
-        root = self._root_manifest
-        return root.descriptor() if root is not None else None
 
     def commit(self) -> None:
         root = self._root_manifest
