@@ -27,7 +27,27 @@ from hoist.transports.base import BlobResult, BlobStatus
 _READ_CHUNK = 1 << 20
 
 
-class RegistrySource:
+class _RegistryEnd:
+    """What both ends share: the client, the repository, and where blobs were seen."""
+
+    def __init__(
+        self, client: RegistryClient, ref: Reference, locations: BlobLocations | None, owns: bool
+    ) -> None:
+        self.client = client
+        self.ref = ref
+        self.repository = ref.repository
+        self.locations = locations
+        self._owns = owns
+
+    def describe(self) -> str:
+        return str(self.ref)
+
+    def _remember(self, desc: Descriptor) -> None:
+        if self.locations is not None:
+            self.locations.record(self.client.registry, desc.digest, self.repository)
+
+
+class RegistrySource(_RegistryEnd):
     """An image in a registry repository, by tag or digest."""
 
     def __init__(
@@ -38,15 +58,8 @@ class RegistrySource:
         locations: BlobLocations | None = None,
         owns_client: bool = True,
     ) -> None:
-        self.client = client
-        self.ref = ref
-        self.repository = ref.repository
-        self.locations = locations
-        self._owns = owns_client
+        super().__init__(client, ref, locations, owns_client)
         self._root: Manifest | None = None
-
-    def describe(self) -> str:
-        return str(self.ref)
 
     def root(self) -> Manifest:
         if self._root is None:
@@ -63,8 +76,7 @@ class RegistrySource:
             yield cast(BinaryIO, reader)
         finally:
             reader.close()
-        if self.locations is not None:
-            self.locations.record(self.client.registry, desc.digest, self.repository)
+        self._remember(desc)
 
     def close(self) -> None:
         if self.locations is not None:
@@ -162,7 +174,7 @@ class _BlobReader:
             self._resp = None
 
 
-class RegistryDestination:
+class RegistryDestination(_RegistryEnd):
     """A registry repository to push into, under a tag (or only by digest)."""
 
     def __init__(
@@ -174,22 +186,11 @@ class RegistryDestination:
         chunk_size: int = DEFAULT_CHUNK,
         owns_client: bool = True,
     ) -> None:
-        self.client = client
-        self.ref = ref
-        self.repository = ref.repository
-        self.locations = locations
+        super().__init__(client, ref, locations, owns_client)
         self.chunk_size = chunk_size
         self.scopes = (repository_scope(self.repository, ["pull", "push"]),)
         self._sessions: dict[str, Session] = {}
-        self._owns = owns_client
         self.pushed_digest: str | None = None
-
-    def describe(self) -> str:
-        return str(self.ref)
-
-    def _remember(self, desc: Descriptor) -> None:
-        if self.locations is not None:
-            self.locations.record(self.client.registry, desc.digest, self.repository)
 
     def has_blob(self, desc: Descriptor) -> bool:
         found = self.client.blob_exists(self.repository, desc.digest, self.scopes) is not None
