@@ -255,7 +255,7 @@ class ImageStore:
 
     def set_names(self, pairs: list[tuple[Reference | None, Descriptor]]) -> None:
         """Name several roots in one index update, after checking all their content is here."""
-        for _name, desc in pairs:
+        for desc in {d.digest: d for _name, d in pairs}.values():  # each root checked once
             missing = self.missing_blobs(desc)
             if missing:
                 raise StoreError(
