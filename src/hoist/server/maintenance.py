@@ -19,6 +19,7 @@ from hoist.server.storage import PathNotFoundError
 from hoist.server.store import (
     RegistryStore,
     blob_path,
+    hash_file,
     layer_link,
     revision_link,
     tag_link,
@@ -176,9 +177,7 @@ def check_storage(store: RegistryStore) -> list[str]:
     for digest in store.all_blobs():
         hasher = digest.hasher()
         try:
-            with driver.reader(blob_path(digest)) as fh:
-                while chunk := fh.read(1 << 20):
-                    hasher.update(chunk)
+            hash_file(driver, blob_path(digest), hasher)
         except PathNotFoundError:
             continue  # leftover of a commit cut short: invisible, and gc removes it
         actual = f"{digest.algorithm}:{hasher.hexdigest()}"

@@ -20,6 +20,7 @@ fsync in a worker thread. Manifests are immutable by digest, so their bytes are 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hoist.errors import InvalidContentError
-from hoist.oci import Descriptor, Digest, Manifest
+from hoist.oci import Descriptor, Digest, Manifest, iter_chunks
 from hoist.server.storage import PathNotFoundError, StorageDriver
 
 
@@ -67,6 +68,16 @@ def tag_link(name: str, tag: str) -> str:
 
 def _referrers_dir(name: str, subject: Digest) -> str:
     return f"{_repo(name)}/_referrers/{subject.algorithm}/{subject.hex}"
+
+
+def hash_file(driver: StorageDriver, path: str, hasher: hashlib._Hash) -> int:
+    """Feed the file at `path` through `hasher`, streaming; returns its size in bytes."""
+    size = 0
+    with driver.reader(path) as fh:
+        for chunk in iter_chunks(fh):
+            hasher.update(chunk)
+            size += len(chunk)
+    return size
 
 
 def _parse_digest(text: str) -> Digest | None:

@@ -26,10 +26,9 @@ from typing import Final
 from hoist.oci import Digest
 from hoist.server.errors import APIError
 from hoist.server.storage import FileWriter, PathNotFoundError, StorageDriver
-from hoist.server.store import RegistryStore, blob_path
+from hoist.server.store import RegistryStore, blob_path, hash_file
 
 _UUID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
-_READ_CHUNK: Final = 1 << 20
 
 
 def _session_dir(upload_id: str) -> str:
@@ -131,12 +130,8 @@ class UploadManager:
         except (PathNotFoundError, ValueError, KeyError, TypeError):
             return None
         hasher = hashlib.sha256()
-        size = 0
         try:
-            with self.driver.reader(f"{base}/data") as fh:
-                while chunk := fh.read(_READ_CHUNK):
-                    hasher.update(chunk)
-                    size += len(chunk)
+            size = hash_file(self.driver, f"{base}/data", hasher)
         except PathNotFoundError:
             return None
         return UploadSession(upload_id, repository, started, self.driver, hasher, size)
@@ -191,9 +186,7 @@ class UploadManager:
     def _rehash(self, session: UploadSession, digest: Digest) -> str:
         session.sync()
         hasher = digest.hasher()
-        with self.driver.reader(f"{_session_dir(session.id)}/data") as fh:
-            while chunk := fh.read(_READ_CHUNK):
-                hasher.update(chunk)
+        hash_file(self.driver, session.data_path, hasher)
         return f"{digest.algorithm}:{hasher.hexdigest()}"
 
     # --- housekeeping --------------------------------------------------------------------
