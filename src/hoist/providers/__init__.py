@@ -22,7 +22,7 @@ class Provider:
     id: str
     title: str
     patterns: tuple[re.Pattern[str], ...]
-    token_lifetime: str | None = None
+    token_lifetime: float | None = None  # seconds a login token lasts, where it expires
     username: str | None = None  # the fixed login username, where the provider mandates one
     login_hint: str = "hoist login {registry}"
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -42,7 +42,7 @@ PROVIDERS: Final[tuple[Provider, ...]] = (
             r"\.(?:amazonaws\.com(?:\.cn)?|on\.aws|sc2s\.sgov\.gov|c2s\.ic\.gov)$",
             r"^(?P<account>\d{12})\.dkr-ecr(?P<fips>-fips)?\.(?P<region>[a-z0-9-]+)\.on\.aws$",
         ),
-        token_lifetime="12 hours",
+        token_lifetime=12 * 3600,
         username="AWS",
         login_hint="aws ecr get-login-password --region {region} | "
         "hoist login --username AWS --password-stdin {registry}",
@@ -52,7 +52,7 @@ PROVIDERS: Final[tuple[Provider, ...]] = (
         "ecr-public",
         "Amazon ECR Public",
         _p(r"^public\.ecr\.aws$"),
-        token_lifetime="12 hours",
+        token_lifetime=12 * 3600,
         username="AWS",
         login_hint="aws ecr-public get-login-password --region us-east-1 | "
         "hoist login --username AWS --password-stdin public.ecr.aws",
@@ -64,7 +64,7 @@ PROVIDERS: Final[tuple[Provider, ...]] = (
             r"^(?P<region>[a-z0-9-]+)-docker\.pkg\.dev$",
             r"^docker\.(?P<region>[a-z0-9-]+)\.rep\.pkg\.dev$",
         ),
-        token_lifetime="about 1 hour",
+        token_lifetime=3600,
         username="oauth2accesstoken",
         login_hint="gcloud auth configure-docker {registry}",
         notes=("paths are PROJECT/REPOSITORY/IMAGE",),
@@ -73,7 +73,7 @@ PROVIDERS: Final[tuple[Provider, ...]] = (
         "gcr",
         "Google Container Registry (gcr.io)",
         _p(r"^(?:[a-z0-9-]+\.)?gcr\.io$"),
-        token_lifetime="about 1 hour",
+        token_lifetime=3600,
         username="oauth2accesstoken",
         login_hint="gcloud auth configure-docker {registry}",
         notes=(
@@ -86,7 +86,7 @@ PROVIDERS: Final[tuple[Provider, ...]] = (
         "acr",
         "Azure Container Registry",
         _p(r"^(?P<registry_name>[a-z0-9]+)\.azurecr\.(?:io|cn|us)$"),
-        token_lifetime="3 hours",
+        token_lifetime=3 * 3600,
         username="00000000-0000-0000-0000-000000000000",
         login_hint="az acr login --name {registry_name}  "
         "(no daemon: az acr login --name {registry_name} --expose-token)",
