@@ -74,25 +74,24 @@ class HoistServer:
         """For httpx: `auth=reg.basic_auth`."""
         return (self.user, self.password) if self.user and self.password else None
 
-    def dest_creds(self) -> list[str]:
-        """skopeo flags to push here: TLS off (loopback HTTP) and credentials if any."""
-        args = ["--dest-tls-verify=false"]
+    def _skopeo_flags(self, prefix: str) -> list[str]:
+        """`--{prefix}tls-verify=false` (loopback HTTP) and `--{prefix}creds` if any."""
+        args = [f"--{prefix}tls-verify=false"]
         if self.user:
-            args.append(f"--dest-creds={self.user}:{self.password}")
+            args.append(f"--{prefix}creds={self.user}:{self.password}")
         return args
 
+    def dest_creds(self) -> list[str]:
+        """skopeo flags to push here."""
+        return self._skopeo_flags("dest-")
+
     def src_creds(self) -> list[str]:
-        args = ["--src-tls-verify=false"]
-        if self.user:
-            args.append(f"--src-creds={self.user}:{self.password}")
-        return args
+        """skopeo flags to pull from here."""
+        return self._skopeo_flags("src-")
 
     def creds(self) -> list[str]:
         """skopeo flags for inspect / list-tags / delete."""
-        args = ["--tls-verify=false"]
-        if self.user:
-            args.append(f"--creds={self.user}:{self.password}")
-        return args
+        return self._skopeo_flags("")
 
     def kill(self) -> None:
         """SIGKILL, no cleanup: what a crash looks like to storage."""
