@@ -305,10 +305,3 @@ def is_loopback_registry(registry: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def describe_route(ref: Reference) -> str:
-    """A human line saying where `ref` routes (see `hoist.route`)."""
-    from hoist.route import describe_route as _describe  # lazy: route imports providers
-
-    return _describe(ref)

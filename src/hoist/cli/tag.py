@@ -11,7 +11,8 @@ import argparse
 import sys
 
 from hoist.errors import InvalidReferenceError
-from hoist.reference import Reference, describe_route, has_explicit_registry
+from hoist.reference import Reference, has_explicit_registry
+from hoist.route import describe_route
 from hoist.store import ImageStore
 
 
